@@ -1,0 +1,31 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/kanade-dev/kanade/internal/store"
+)
+
+func (a *API) auditRoutes() {
+	a.handle("GET /api/audit", RoleViewer, a.listAudit)
+}
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	since, err := sinceParam(r, a.Now())
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	page, err := a.Store.ListAudit(r.Context(), store.AuditFilter{
+		Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Since: since,
+		Limit: limit, Offset: offset,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
+}

@@ -1,0 +1,218 @@
+// Package fanout turns an exec request (job + plan) into Commands on the
+// broker (SPEC §4.2): target resolution, one Command per exec or per
+// rollout wave, the executions row and the audit event.
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-dev/kanade/internal/audit"
+	"github.com/kanade-dev/kanade/internal/manifest"
+	"github.com/kanade-dev/kanade/internal/store"
+	"github.com/kanade-dev/kanade/internal/wire"
+)
+
+// ErrUnavailable means the broker did not accept the publication in time;
+// the API answers 503.
+var ErrUnavailable = errors.New("broker unavailable")
+
+// Store is what fan-out needs from the projection.
+type Store interface {
+	OnlinePCs(ctx context.Context, now time.Time, all bool, groups []string) ([]string, error)
+	InsertExecution(ctx context.Context, e store.Execution, targets []string) error
+	DeleteExecution(ctx context.Context, execID string) error
+}
+
+// Fanout publishes execs. It is safe for concurrent use.
+type Fanout struct {
+	JS      jetstream.JetStream
+	Store   Store
+	Audit   *audit.Publisher
+	Log     *slog.Logger
+	Now     func() time.Time
+	Timeout time.Duration // per broker call; default 5s
+}
+
+// Answer is what POST /api/exec returns.
+type Answer struct {
+	ExecID      string   `json:"exec_id"`
+	JobID       string   `json:"job_id"`
+	Version     string   `json:"version"`
+	TargetCount int      `json:"target_count"`
+	Subjects    []string `json:"subjects"`
+}
+
+// Exec validates nothing (the caller did) and publishes job to plan's
+// target on behalf of actor.
+func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string) (*Answer, error) {
+	now := f.now()
+	execID := uuid.NewString()
+	targets, err := f.resolve(ctx, now, plan)
+	if err != nil {
+		return nil, fmt.Errorf("resolve target: %w", err)
+	}
+	cmd := NewCommand(job, plan, execID, actor, now)
+	var subjects []string
+	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
+		subjects = waveSubjects(plan.Rollout)
+	} else {
+		subjects = Subjects(plan.Target)
+	}
+	targetJSON, _ := json.Marshal(plan.Target)
+	row := store.Execution{
+		ExecID: execID, JobID: job.ID, Version: job.Version, InitiatedBy: actor,
+		InitiatedAt: now, Target: targetJSON, Subjects: subjects, TargetCount: len(targets),
+		DeadlineAt: plan.DeadlineAt,
+	}
+	// The row goes in before the command so that a fast result always
+	// finds its execution; a failed publish removes it again.
+	if err := f.Store.InsertExecution(ctx, row, targets); err != nil {
+		return nil, fmt.Errorf("insert execution: %w", err)
+	}
+	if err := f.publishPlan(ctx, cmd, plan, now); err != nil {
+		if derr := f.Store.DeleteExecution(context.WithoutCancel(ctx), execID); derr != nil {
+			f.log().Error("remove unpublished execution", "exec_id", execID, "err", derr)
+		}
+		return nil, err
+	}
+	f.audit(ctx, actor, "exec", job.ID, map[string]any{"exec_id": execID, "plan": plan, "target_count": len(targets)})
+	return &Answer{ExecID: execID, JobID: job.ID, Version: job.Version, TargetCount: len(targets), Subjects: subjects}, nil
+}
+
+func (f *Fanout) publishPlan(ctx context.Context, cmd wire.Command, plan manifest.Plan, now time.Time) error {
+	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
+		return f.startRollout(ctx, cmd, plan.Rollout, now)
+	}
+	for _, subj := range Subjects(plan.Target) {
+		if err := f.publish(ctx, subj, cmd, cmd.RequestID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publish sends one command to the EXEC stream; core subscribers receive
+// it at the same moment. msgID makes a retried publication harmless.
+func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command, msgID string) error {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return fmt.Errorf("encode command: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout())
+	defer cancel()
+	if _, err := f.JS.Publish(ctx, subject, data, jetstream.WithMsgID(msgID+"/"+subject)); err != nil {
+		return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, subject, err)
+	}
+	return nil
+}
+
+// resolve lists the PCs the target matches now: alive ones for all and
+// groups, the listed ones for pcs, as a de-duplicated union.
+func (f *Fanout) resolve(ctx context.Context, now time.Time, plan manifest.Plan) ([]string, error) {
+	t := plan.Target
+	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
+		t = manifest.Target{}
+		for _, w := range plan.Rollout.Waves {
+			t.Groups = append(t.Groups, w.Group)
+		}
+	}
+	var pcs []string
+	if t.All || len(t.Groups) > 0 {
+		alive, err := f.Store.OnlinePCs(ctx, now, t.All, t.Groups)
+		if err != nil {
+			return nil, err
+		}
+		pcs = append(pcs, alive...)
+	}
+	pcs = append(pcs, t.PCs...)
+	slices.Sort(pcs)
+	return slices.Compact(pcs), nil
+}
+
+// Subjects lists where a target's single Command goes. commands.all
+// already reaches everyone, so with all set nothing else is published.
+func Subjects(t manifest.Target) []string {
+	if t.All {
+		return []string{wire.SubjectCommandsAll}
+	}
+	var out []string
+	for _, g := range uniq(t.Groups) {
+		out = append(out, wire.SubjectCommandsGroup(g))
+	}
+	for _, pc := range uniq(t.PCs) {
+		out = append(out, wire.SubjectCommandsPC(pc))
+	}
+	return out
+}
+
+func waveSubjects(r *manifest.Rollout) []string {
+	var out []string
+	for _, w := range r.Waves {
+		out = append(out, wire.SubjectCommandsGroup(w.Group))
+	}
+	return uniq(out)
+}
+
+func uniq(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// NewCommand builds the one Command of an exec.
+func NewCommand(job *manifest.Job, plan manifest.Plan, execID, actor string, now time.Time) wire.Command {
+	return wire.Command{
+		RequestID:   uuid.NewString(),
+		ExecID:      execID,
+		JobID:       job.ID,
+		Version:     job.Version,
+		Shell:       job.Execute.Shell,
+		Script:      job.Execute.Script,
+		TimeoutSecs: int64(job.Execute.Timeout.Std().Seconds()),
+		Cwd:         job.Execute.Cwd,
+		Env:         job.Execute.Env,
+		JitterSecs:  int64(plan.Jitter.Std().Seconds()),
+		DeadlineAt:  plan.DeadlineAt,
+		IssuedAt:    now.UTC(),
+		Actor:       actor,
+	}
+}
+
+func (f *Fanout) audit(ctx context.Context, actor, action, target string, payload any) {
+	if f.Audit == nil {
+		return
+	}
+	if err := f.Audit.Publish(ctx, actor, action, target, payload); err != nil {
+		f.log().Warn("audit", "action", action, "err", err)
+	}
+}
+
+func (f *Fanout) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Fanout) timeout() time.Duration {
+	if f.Timeout > 0 {
+		return f.Timeout
+	}
+	return 5 * time.Second
+}
+
+func (f *Fanout) log() *slog.Logger {
+	if f.Log != nil {
+		return f.Log
+	}
+	return slog.Default()
+}
