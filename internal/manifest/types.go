@@ -21,7 +21,20 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	if d == 0 {
 		return []byte(`""`), nil
 	}
-	return json.Marshal(duration.Format(time.Duration(d)))
+	return json.Marshal(d.String())
+}
+
+// String prints d as operators write it: "10m", "1h30m", "7d" rather
+// than Go's "10m0s".
+func (d Duration) String() string {
+	s := duration.Format(time.Duration(d))
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (d *Duration) UnmarshalJSON(b []byte) error {
@@ -36,6 +49,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	v, err := duration.Parse(s)
 	if err != nil {
 		return err
+	}
+	if v < 0 { // "65535d" plus hours overflows int64
+		return fmt.Errorf("duration %q out of range", s)
 	}
 	*d = Duration(v)
 	return nil
@@ -177,7 +193,10 @@ type Errors []FieldError
 func (e Errors) Error() string {
 	parts := make([]string, len(e))
 	for i, f := range e {
-		parts[i] = f.Path + ": " + f.Message
+		parts[i] = f.Message
+		if f.Path != "" {
+			parts[i] = f.Path + ": " + f.Message
+		}
 	}
 	return strings.Join(parts, "; ")
 }
