@@ -8,6 +8,20 @@ import (
 
 func (a *API) auditRoutes() {
 	a.handle("GET /api/audit", RoleViewer, a.listAudit)
+	a.handle("GET /api/dead-letters", RoleViewer, a.listDeadLetters)
+}
+
+// listDeadLetters shows the broker messages the projectors could not read.
+func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	page, err := a.Store.ListDeadLetters(r.Context(), limit, offset)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {

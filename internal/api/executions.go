@@ -43,8 +43,8 @@ func (a *API) listExecutions(w http.ResponseWriter, r *http.Request) error {
 
 // executionDetail is the answer of GET /api/executions/{id}.
 type executionDetail struct {
-	Execution *store.Execution `json:"execution"`
-	Results   []store.Result   `json:"results"`
+	Execution store.Execution `json:"execution"`
+	Results   []store.Result  `json:"results"`
 }
 
 func (a *API) getExecution(w http.ResponseWriter, r *http.Request) error {

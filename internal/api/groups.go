@@ -12,6 +12,7 @@ import (
 	"github.com/kanade-dev/kanade/internal/fanout"
 	"github.com/kanade-dev/kanade/internal/ident"
 	"github.com/kanade-dev/kanade/internal/manifest"
+	"github.com/kanade-dev/kanade/internal/store"
 	"github.com/kanade-dev/kanade/internal/wire"
 )
 
@@ -26,11 +27,11 @@ func (a *API) groupRoutes() {
 }
 
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
-	page, err := a.Store.ListGroups(r.Context())
+	groups, err := a.Store.ListGroups(r.Context())
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return writeJSON(w, http.StatusOK, store.Page[store.Group]{Items: groups, Total: len(groups), Limit: len(groups)})
 }
 
 func (a *API) getGroups(w http.ResponseWriter, r *http.Request) error {

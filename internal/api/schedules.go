@@ -185,11 +185,11 @@ func (a *API) scheduleTicks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.Store.ListTicks(r.Context(), s.ID, limit)
+	ticks, err := a.Store.ListTicks(r.Context(), s.ID, limit)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return writeJSON(w, http.StatusOK, store.Page[store.Tick]{Items: ticks, Total: len(ticks), Limit: limit})
 }
 
 func (a *API) scheduleCoverage(w http.ResponseWriter, r *http.Request) error {

@@ -29,7 +29,7 @@ var ErrUnavailable = errors.New("broker unavailable")
 type Store interface {
 	OnlinePCs(ctx context.Context, now time.Time, all bool, groups []string) ([]string, error)
 	InsertExecution(ctx context.Context, e store.Execution, targets []string) error
-	DeleteExecution(ctx context.Context, execID string) error
+	GetExecution(ctx context.Context, execID string) (store.Execution, error)
 }
 
 // Fanout publishes execs. It is safe for concurrent use.
@@ -73,18 +73,16 @@ func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan
 		InitiatedAt: now, Target: targetJSON, Subjects: subjects, TargetCount: len(targets),
 		DeadlineAt: plan.DeadlineAt,
 	}
-	// The row goes in before the command so that a fast result always
-	// finds its execution; a failed publish removes it again.
+	if err := f.publishPlan(ctx, cmd, plan, now); err != nil {
+		return nil, err
+	}
+	// The projector counts results that beat this row in, so the order of
+	// SPEC §4.2 (publish, then record) loses nothing. The audit payload
+	// carries the row too, which lets --reproject rebuild it.
 	if err := f.Store.InsertExecution(ctx, row, targets); err != nil {
 		return nil, fmt.Errorf("insert execution: %w", err)
 	}
-	if err := f.publishPlan(ctx, cmd, plan, now); err != nil {
-		if derr := f.Store.DeleteExecution(context.WithoutCancel(ctx), execID); derr != nil {
-			f.log().Error("remove unpublished execution", "exec_id", execID, "err", derr)
-		}
-		return nil, err
-	}
-	f.audit(ctx, actor, "exec", job.ID, map[string]any{"exec_id": execID, "plan": plan, "target_count": len(targets)})
+	f.audit(ctx, actor, store.AuditActionExec, job.ID, store.ExecPayload{Execution: row, TargetPCs: targets})
 	return &Answer{ExecID: execID, JobID: job.ID, Version: job.Version, TargetCount: len(targets), Subjects: subjects}, nil
 }
 

@@ -32,11 +32,6 @@ type rolloutState struct {
 	Halted  string `json:"halted,omitempty"`
 }
 
-// ExecLookup reads an execution's counters for min_success.
-type ExecLookup interface {
-	SucceededCount(ctx context.Context, execID string) (int, error)
-}
-
 func (f *Fanout) startRollout(ctx context.Context, cmd wire.Command, r *manifest.Rollout, now time.Time) error {
 	st := rolloutState{Command: cmd, Waves: r.Waves, StartedAt: now.UTC()}
 	data, _ := json.Marshal(st)
@@ -49,12 +44,12 @@ func (f *Fanout) startRollout(ctx context.Context, cmd wire.Command, r *manifest
 	}
 	// The first wave usually has no delay: do not make the operator wait
 	// for the next timer tick.
-	f.advanceRollout(ctx, kv, cmd.ExecID, nil)
+	f.advanceRollout(ctx, kv, cmd.ExecID)
 	return nil
 }
 
 // RunRollouts advances every stored rollout once per interval until ctx ends.
-func (f *Fanout) RunRollouts(ctx context.Context, interval time.Duration, lookup ExecLookup) {
+func (f *Fanout) RunRollouts(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -72,14 +67,14 @@ func (f *Fanout) RunRollouts(ctx context.Context, interval time.Duration, lookup
 			continue
 		}
 		for key := range lister.Keys() {
-			f.advanceRollout(ctx, kv, key, lookup)
+			f.advanceRollout(ctx, kv, key)
 		}
 	}
 }
 
 // advanceRollout publishes every wave that is due. The revision check makes
 // two servers advancing the same rollout agree on who moved it.
-func (f *Fanout) advanceRollout(ctx context.Context, kv jetstream.KeyValue, execID string, lookup ExecLookup) {
+func (f *Fanout) advanceRollout(ctx context.Context, kv jetstream.KeyValue, execID string) {
 	for {
 		entry, err := kv.Get(ctx, execID)
 		if err != nil {
@@ -99,7 +94,11 @@ func (f *Fanout) advanceRollout(ctx context.Context, kv jetstream.KeyValue, exec
 		if f.now().Before(st.StartedAt.Add(wave.Delay.Std())) {
 			return
 		}
-		if reason := f.gate(ctx, st, wave, lookup); reason != "" {
+		reason, err := f.gate(ctx, st, wave)
+		if err != nil {
+			return // the row may not be projected yet; judge at the next tick
+		}
+		if reason != "" {
 			st.Halted = reason
 			f.audit(ctx, st.Command.Actor, "rollout.halt", st.Command.JobID,
 				map[string]any{"exec_id": execID, "wave": st.Next, "reason": reason})
@@ -133,30 +132,30 @@ func (f *Fanout) publishWave(ctx context.Context, st *rolloutState) error {
 }
 
 // gate returns why wave may not be published, or "".
-func (f *Fanout) gate(ctx context.Context, st rolloutState, wave manifest.Wave, lookup ExecLookup) string {
-	if wave.MinSuccess == "" || st.Next == 0 || lookup == nil {
-		return ""
+func (f *Fanout) gate(ctx context.Context, st rolloutState, wave manifest.Wave) (string, error) {
+	if wave.MinSuccess == "" || st.Next == 0 {
+		return "", nil
 	}
 	want, err := ParsePercent(wave.MinSuccess)
 	if err != nil {
-		return "invalid min_success " + strconv.Quote(wave.MinSuccess)
+		return "invalid min_success " + strconv.Quote(wave.MinSuccess), nil
 	}
 	total := 0
 	for _, n := range st.Reached {
 		total += n
 	}
 	if total == 0 {
-		return "" // nobody was reached: nothing can have failed
+		return "", nil // nobody was reached: nothing can have failed
 	}
-	ok, err := lookup.SucceededCount(ctx, st.Command.ExecID)
+	e, err := f.Store.GetExecution(ctx, st.Command.ExecID)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	got := 100 * float64(ok) / float64(total)
+	got := 100 * float64(e.Succeeded) / float64(total)
 	if got < want {
-		return fmt.Sprintf("success %.1f%% below min_success %s before wave %d", got, wave.MinSuccess, st.Next)
+		return fmt.Sprintf("success %.1f%% below min_success %s before wave %d", got, wave.MinSuccess, st.Next), nil
 	}
-	return ""
+	return "", nil
 }
 
 // WaveRequestID derives wave i's request id from the exec id.

@@ -20,7 +20,7 @@ func (s *Server) runBackground(ctx context.Context) {
 	})
 	wg.Go(func() {
 		fan := &fanout.Fanout{JS: s.js, Store: s.db, Audit: &audit.Publisher{JS: s.js}, Log: s.log}
-		fan.RunRollouts(ctx, time.Second, s.db)
+		fan.RunRollouts(ctx, time.Second)
 	})
 	wg.Wait()
 }
