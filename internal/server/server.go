@@ -181,7 +181,7 @@ func (s *Server) handler() http.Handler {
 	mux.Handle("/health", a)
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.Handle("/", web.Handler())
-	return mux
+	return instrument(mux)
 }
 
 // HTTPURL is the base URL of the API and dashboard.
