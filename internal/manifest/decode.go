@@ -105,15 +105,27 @@ func mergeErrors(decode, valid Errors) Errors {
 	return out
 }
 
-// coveredBy reports whether a decode error already explains path.
+// coveredBy reports whether a decode error already explains path: an error
+// at path itself, at an ancestor (a mistyped object hides its fields), or
+// at a descendant whose value was rejected and dropped (an unknown key
+// drops nothing, so it explains nothing about its parent).
 func coveredBy(path string, errs Errors) bool {
 	for _, e := range errs {
-		if e.Path == path || strings.HasPrefix(e.Path, path+".") || strings.HasPrefix(e.Path, path+"[") {
+		switch {
+		case e.Path == path, isUnder(path, e.Path):
+			return true
+		case isUnder(e.Path, path) && e.Message != msgUnknown:
 			return true
 		}
 	}
 	return false
 }
+
+func isUnder(path, parent string) bool {
+	return parent == "" || strings.HasPrefix(path, parent+".") || strings.HasPrefix(path, parent+"[")
+}
+
+const msgUnknown = "unknown field"
 
 func parseYAML(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -255,7 +267,7 @@ func (w *walker) object(n *yaml.Node, sc *schema, path string) any {
 		case k.Kind != yaml.ScalarNode:
 			w.fail(path, k, "line %d: keys must be plain strings", k.Line)
 		case !ok:
-			w.fail(p, k, "unknown field")
+			w.fail(p, k, msgUnknown)
 		default:
 			if _, dup := out[k.Value]; dup {
 				w.fail(p, k, "duplicate field")
