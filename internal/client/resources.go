@@ -1,8 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -217,8 +219,26 @@ type AgentGroups struct {
 	Groups []string `json:"groups"`
 }
 
+// ListGroups answers GET /api/groups. A bare JSON array is accepted as a
+// one-page list too, since the group roster is small and may be served
+// unpaged.
 func (c *Client) ListGroups(ctx context.Context, p Paging) (Reply[store.Page[GroupMembers]], error) {
-	return get[store.Page[GroupMembers]](ctx, c, "/api/groups", p.values())
+	var rep Reply[store.Page[GroupMembers]]
+	b, err := c.raw(ctx, request{method: http.MethodGet, path: "/api/groups", query: p.values()})
+	if err != nil {
+		return rep, err
+	}
+	rep.Raw = b
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		err = json.Unmarshal(t, &rep.Value.Items)
+		rep.Value.Total = len(rep.Value.Items)
+	} else {
+		err = json.Unmarshal(b, &rep.Value)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("decode answer from /api/groups: %w", err)
+	}
+	return rep, nil
 }
 
 func (c *Client) GetAgentGroups(ctx context.Context, pc string) (Reply[AgentGroups], error) {
