@@ -308,7 +308,7 @@ func (w *walker) strMap(n *yaml.Node, path string) any {
 			w.fail(p, k, "duplicate key")
 			continue
 		}
-		if s := w.scalar(v, kString, p); s != nil {
+		if s := w.walk(v, str, p); s != nil {
 			out[k.Value] = s
 		}
 	}
