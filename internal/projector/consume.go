@@ -1,0 +1,261 @@
+package projector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kanade-dev/kanade/internal/ident"
+	"github.com/kanade-dev/kanade/internal/store"
+	"github.com/kanade-dev/kanade/internal/wire"
+)
+
+// deadLetterBytes is how much of an undecodable message is kept.
+const deadLetterBytes = 4 << 10
+
+// streamSpec is one projected stream: decode appends a message to the
+// batch or returns why it is poison.
+type streamSpec struct {
+	stream string
+	filter string
+	decode func(p *Projector, m jetstream.Msg, meta *jetstream.MsgMetadata, b *store.Batch) error
+}
+
+func (p *Projector) streams() []streamSpec {
+	return []streamSpec{
+		{stream: wire.StreamResults, filter: wire.SubjectResultsAny, decode: decodeResult},
+		{stream: wire.StreamEvents, filter: "events.started.>", decode: decodeStarted},
+		{stream: wire.StreamAudit, filter: wire.SubjectAuditAny, decode: decodeAudit},
+		{stream: wire.StreamInventory, filter: wire.SubjectInvAny, decode: decodeInventory},
+	}
+}
+
+func (p *Projector) consumerConfig(s streamSpec) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerName(p.instance, s.stream),
+		FilterSubject: s.filter,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// AckAll: one ack (of the batch's highest sequence) acks the batch.
+		AckPolicy:         jetstream.AckAllPolicy,
+		AckWait:           p.opts.AckWait,
+		MaxAckPending:     max(4*p.opts.Batch, 1000),
+		MaxRequestBatch:   0,
+		InactiveThreshold: p.opts.InactiveThreshold,
+	}
+}
+
+// consume runs one stream's fetch → apply → commit → ack loop until ctx
+// ends. A consumer that disappears (deleted, broker restart) is re-created;
+// with DeliverAll a re-created consumer replays, which is harmless.
+func (p *Projector) consume(ctx context.Context, s streamSpec) {
+	log := p.log.With("stream", s.stream)
+	var cons jetstream.Consumer
+	var backoff time.Duration
+	for ctx.Err() == nil {
+		if cons == nil {
+			c, err := p.js.CreateOrUpdateConsumer(ctx, s.stream, p.consumerConfig(s))
+			if err != nil {
+				backoff = p.nextBackoff(backoff)
+				log.Warn("create consumer", "err", err, "retry_in", backoff)
+				sleep(ctx, backoff)
+				continue
+			}
+			cons, backoff = c, 0
+		}
+		msgs, err := fetch(cons, p.opts.Batch, p.opts.FetchWait)
+		if err != nil && len(msgs) == 0 {
+			log.Debug("fetch", "err", err)
+			cons = nil // re-create (idempotent) in case it was deleted
+			sleep(ctx, p.opts.RetryMin)
+			continue
+		}
+		if len(msgs) > 0 && !p.applyWithRetry(ctx, s, msgs) {
+			return // ctx ended before the batch committed: not acked, redelivered later
+		}
+	}
+}
+
+func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
+	mb, err := c.Fetch(n, jetstream.FetchMaxWait(wait))
+	if err != nil {
+		return nil, err
+	}
+	var msgs []jetstream.Msg
+	for m := range mb.Messages() {
+		msgs = append(msgs, m)
+	}
+	return msgs, mb.Error()
+}
+
+// applyWithRetry commits the batch, retrying DB errors with backoff, then
+// acks it. It returns false only when ctx ended first.
+func (p *Projector) applyWithRetry(ctx context.Context, s streamSpec, msgs []jetstream.Msg) bool {
+	b, last := p.buildBatch(s, msgs)
+	var backoff time.Duration
+	for {
+		touched, err := p.st.Apply(ctx, b)
+		if err == nil {
+			p.stats.Applied.Add(int64(len(msgs)))
+			p.stats.DeadLetters.Add(int64(len(b.DeadLetters)))
+			if last != nil {
+				if err := last.Ack(); err != nil {
+					// Harmless: the batch is redelivered and re-applied idempotently.
+					p.log.Warn("ack batch", "stream", s.stream, "err", err)
+				}
+			}
+			p.notify(touched)
+			return true
+		}
+		p.stats.DBErrors.Add(1)
+		backoff = p.nextBackoff(backoff)
+		p.log.Error("apply batch, not acked", "stream", s.stream, "n", len(msgs), "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+	}
+}
+
+// buildBatch decodes msgs; poison becomes dead letters. It returns the
+// message with the highest stream sequence, whose ack covers the batch.
+func (p *Projector) buildBatch(s streamSpec, msgs []jetstream.Msg) (*store.Batch, jetstream.Msg) {
+	b := &store.Batch{}
+	var last jetstream.Msg
+	var lastSeq uint64
+	for _, m := range msgs {
+		meta, err := m.Metadata()
+		if err != nil {
+			// Not a JetStream message: nothing to ack or record.
+			p.log.Warn("message without metadata", "stream", s.stream, "subject", m.Subject(), "err", err)
+			continue
+		}
+		if meta.Sequence.Stream >= lastSeq {
+			last, lastSeq = m, meta.Sequence.Stream
+		}
+		if err := s.decode(p, m, meta, b); err != nil {
+			b.DeadLetters = append(b.DeadLetters, deadLetter(s.stream, m, meta, err))
+		}
+	}
+	return b, last
+}
+
+func deadLetter(stream string, m jetstream.Msg, meta *jetstream.MsgMetadata, err error) store.DeadLetter {
+	data := m.Data()
+	if len(data) > deadLetterBytes {
+		data = data[:deadLetterBytes]
+	}
+	return store.DeadLetter{Stream: stream, Seq: meta.Sequence.Stream, Subject: m.Subject(),
+		Error: err.Error(), Data: append([]byte(nil), data...), RecordedAt: meta.Timestamp}
+}
+
+// subjectIDs checks that subject is prefix.<exec>.<pc> and returns both.
+func subjectIDs(subject, prefix string) (string, string, error) {
+	rest, ok := strings.CutPrefix(subject, prefix)
+	parts := strings.Split(rest, ".")
+	if !ok || len(parts) != 2 {
+		return "", "", fmt.Errorf("subject %q: want %s<exec_id>.<pc_id>", subject, prefix)
+	}
+	return parts[0], parts[1], nil
+}
+
+// checkIDs validates the ids of a started event or result and that they
+// match the subject, so an agent cannot report for another PC or exec.
+func checkIDs(subject, prefix, resultID, execID, jobID, pcID string) error {
+	err := errors.Join(ident.Check("result_id", resultID), ident.Check("exec_id", execID),
+		ident.Check("job_id", jobID), ident.Check("pc_id", pcID))
+	if err != nil {
+		return err
+	}
+	sExec, sPC, err := subjectIDs(subject, prefix)
+	if err != nil {
+		return err
+	}
+	if sExec != execID || sPC != pcID {
+		return fmt.Errorf("subject %q does not match exec_id %q / pc_id %q", subject, execID, pcID)
+	}
+	return nil
+}
+
+func decodeResult(_ *Projector, m jetstream.Msg, meta *jetstream.MsgMetadata, b *store.Batch) error {
+	var r wire.ExecResult
+	if err := json.Unmarshal(m.Data(), &r); err != nil {
+		return fmt.Errorf("decode result: %w", err)
+	}
+	if err := checkIDs(m.Subject(), "results.", r.ResultID, r.ExecID, r.JobID, r.PCID); err != nil {
+		return fmt.Errorf("invalid result: %w", err)
+	}
+	b.Results = append(b.Results, store.ResultMsg{ExecResult: r, RecordedAt: meta.Timestamp})
+	return nil
+}
+
+func decodeStarted(p *Projector, m jetstream.Msg, meta *jetstream.MsgMetadata, b *store.Batch) error {
+	var s wire.Started
+	if err := json.Unmarshal(m.Data(), &s); err != nil {
+		return fmt.Errorf("decode started event: %w", err)
+	}
+	if err := checkIDs(m.Subject(), "events.started.", s.ResultID, s.ExecID, s.JobID, s.PCID); err != nil {
+		return fmt.Errorf("invalid started event: %w", err)
+	}
+	if s.StartedAt.IsZero() {
+		s.StartedAt = meta.Timestamp
+	}
+	b.Started = append(b.Started, store.StartedMsg{Started: s, RecordedAt: meta.Timestamp,
+		LostAfter: p.lostAfter(s)})
+	return nil
+}
+
+// lostAfter is started_at + timeout + max(2 min, timeout/2) (SPEC §4.1).
+func (p *Projector) lostAfter(s wire.Started) time.Time {
+	timeout := time.Duration(s.TimeoutSecs) * time.Second
+	if timeout <= 0 {
+		timeout = p.opts.DefaultTimeout
+	}
+	return s.StartedAt.Add(timeout + max(2*time.Minute, timeout/2))
+}
+
+// auditWire is wire.AuditEvent with the payload kept verbatim.
+type auditWire struct {
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	Target     string          `json:"target"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
+	OccurredAt time.Time       `json:"occurred_at"`
+}
+
+func decodeAudit(_ *Projector, m jetstream.Msg, meta *jetstream.MsgMetadata, b *store.Batch) error {
+	var a auditWire
+	if err := json.Unmarshal(m.Data(), &a); err != nil {
+		return fmt.Errorf("decode audit event: %w", err)
+	}
+	if a.Action == "" {
+		return errors.New("invalid audit event: action is empty")
+	}
+	if a.OccurredAt.IsZero() {
+		a.OccurredAt = meta.Timestamp
+	}
+	b.Audit = append(b.Audit, store.AuditEntry{Seq: meta.Sequence.Stream, Actor: a.Actor, Action: a.Action,
+		Target: a.Target, Payload: a.Payload, OccurredAt: a.OccurredAt, RecordedAt: meta.Timestamp})
+	return nil
+}
+
+func decodeInventory(_ *Projector, m jetstream.Msg, meta *jetstream.MsgMetadata, b *store.Batch) error {
+	var inv wire.Inventory
+	if err := json.Unmarshal(m.Data(), &inv); err != nil {
+		return fmt.Errorf("decode inventory: %w", err)
+	}
+	if err := ident.Check("pc_id", inv.PCID); err != nil {
+		return fmt.Errorf("invalid inventory: %w", err)
+	}
+	if m.Subject() != wire.SubjectInventory(inv.PCID) {
+		return fmt.Errorf("invalid inventory: subject %q does not match pc_id %q", m.Subject(), inv.PCID)
+	}
+	if inv.CollectedAt.IsZero() {
+		inv.CollectedAt = meta.Timestamp
+	}
+	b.Inventory = append(b.Inventory, store.InventoryMsg{Inventory: inv, RecordedAt: meta.Timestamp})
+	return nil
+}
