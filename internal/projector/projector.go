@@ -232,4 +232,3 @@ func (p *Projector) nextBackoff(d time.Duration) time.Duration {
 	}
 	return min(2*d, p.opts.RetryMax)
 }
-

@@ -1,0 +1,289 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/kanade-dev/kanade/internal/manifest"
+	"github.com/kanade-dev/kanade/internal/policy"
+	"github.com/kanade-dev/kanade/internal/schedule"
+	"github.com/kanade-dev/kanade/internal/store"
+)
+
+// Decision-log reasons of the pipeline itself; the policy package adds
+// armed, every_tick, all_done, cooling_down, in_flight and no_alive_pcs.
+const (
+	ReasonDormant          = "dormant"
+	ReasonJobMissing       = "job_missing"
+	ReasonJobUnreadable    = "job_unreadable"
+	ReasonFleetUnavailable = "fleet_unavailable"
+	ReasonDispatchFailed   = "dispatch_failed"
+	// ReasonAlreadyFired: another replica (or an earlier poll) fired this
+	// minute; never logged, since the firing tick was.
+	ReasonAlreadyFired = "already_fired"
+	// Preview only: the ticker does not log minutes that are not due.
+	ReasonNotDue   = "not_due"
+	ReasonDisabled = "disabled"
+	ReasonOnAgents = "runs_on_agent"
+)
+
+// ActorPrefix + schedule id is the actor of every scheduled exec.
+const ActorPrefix = "scheduler:"
+
+// verdict is a tick's decision, filled step by step.
+type verdict struct {
+	at         time.Time // the tick instant (the due minute for calendars)
+	action     policy.Action
+	reason     string
+	expected   []string
+	expectedN  int
+	armed      int
+	suppressed int
+	pcs        []string // the subset for fired_pcs
+	fired      int
+	execID     string
+	job        *manifest.Job
+	plan       manifest.Plan
+}
+
+func skip(at time.Time, reason string) verdict {
+	return verdict{at: at, action: policy.Skip, reason: reason}
+}
+
+func (v *verdict) row(id string) store.Tick {
+	n := v.expectedN
+	if v.expected != nil {
+		n = len(v.expected)
+	}
+	return store.Tick{
+		ScheduleID: id, TickAt: v.at.UTC(), Action: string(v.action), Reason: v.reason,
+		Expected: n, Armed: v.armed, Suppressed: v.suppressed, Fired: v.fired, ExecID: v.execID,
+	}
+}
+
+// tick runs the whole pipeline for one schedule. ok is false when there is
+// nothing to log: a calendar minute that is not due, or one already fired.
+func (s *Scheduler) tick(ctx context.Context, e *entry, now time.Time) (store.Tick, bool) {
+	at := now
+	calendar := e.low.Mode == schedule.EveryTick
+	if calendar {
+		due, ok := s.dueMinute(e, now)
+		if !ok {
+			return store.Tick{}, false
+		}
+		at = due
+	}
+	v := s.evaluate(ctx, e, at, now, false)
+	if v.action != policy.Skip {
+		s.fire(ctx, e, &v)
+	}
+	if calendar && v.reason != ReasonDispatchFailed {
+		s.setCursor(e.s.ID, at)
+	}
+	if v.reason == ReasonAlreadyFired {
+		return store.Tick{}, false
+	}
+	return v.row(e.s.ID), true
+}
+
+// dueMinute finds the newest due calendar minute not yet handled, looking
+// back at most CatchUp (and never before the schedule was registered).
+func (s *Scheduler) dueMinute(e *entry, now time.Time) (time.Time, bool) {
+	m := now.Truncate(time.Minute)
+	from := m.Add(-s.cfg.CatchUp)
+	if since := e.since.Truncate(time.Minute); since.After(from) {
+		from = since
+	}
+	done := s.cursorOf(e.s.ID)
+	for d := m; !d.Before(from) && d.After(done); d = d.Add(-time.Minute) {
+		if e.low.Due(d) {
+			return d, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (s *Scheduler) cursorOf(id string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cursor[id]
+}
+
+func (s *Scheduler) setCursor(id string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at.After(s.cursor[id]) {
+		s.cursor[id] = at
+	}
+}
+
+// evaluate runs steps 0–5 (cheapest first): it reads but writes nothing,
+// so Preview shares it. detail asks for the expected list of calendar
+// schedules too, which a real tick does not need.
+func (s *Scheduler) evaluate(ctx context.Context, e *entry, at, now time.Time, detail bool) verdict {
+	log := s.cfg.Log.With("schedule", e.s.ID)
+	if !e.low.Active(at) {
+		return skip(at, ReasonDormant)
+	}
+	job, err := s.cfg.Jobs.Job(ctx, e.s.JobID)
+	if errors.Is(err, ErrJobMissing) {
+		log.Warn("schedule's job does not exist; skipped", "job", e.s.JobID)
+		return skip(at, ReasonJobMissing)
+	}
+	if err != nil {
+		log.Error("read schedule's job", "job", e.s.JobID, "err", err)
+		return skip(at, ReasonJobUnreadable)
+	}
+	v := verdict{at: at, job: job, plan: e.s.Plan()}
+	if d := e.s.StartingDeadline.Std(); d > 0 {
+		deadline := at.Add(d).UTC()
+		v.plan.DeadlineAt = &deadline
+	}
+	if e.low.Mode == schedule.EveryTick && !detail {
+		v.action, v.reason = policy.FireWhole, policy.ReasonEveryTick
+		return v
+	}
+	expected, roster, err := s.resolve(ctx, e.s, now)
+	if err != nil {
+		log.Error("resolve schedule target", "err", err)
+		return skip(at, ReasonFleetUnavailable)
+	}
+	v.expected = expected
+	var completions []policy.Completion
+	if e.low.Mode != schedule.EveryTick {
+		if completions, err = s.completions(ctx, job.ID, e.s.Target, roster); err != nil {
+			log.Error("read completions", "err", err)
+			return skip(at, ReasonFleetUnavailable)
+		}
+	}
+	d := policy.Decide(e.low.Mode, e.low.Cooldown, expected, roster, completions, now)
+	v.action, v.reason, v.armed, v.pcs = d.Action, d.Reason, d.Armed, d.PCs
+	if d.Action == policy.Skip || e.low.Mode == schedule.EveryTick {
+		return v
+	}
+	s.suppress(ctx, e, &v, d, now)
+	return v
+}
+
+// suppress drops what is probably still in flight. A marks failure is
+// logged and ignored: over-firing beats under-firing.
+func (s *Scheduler) suppress(ctx context.Context, e *entry, v *verdict, d policy.Decision, now time.Time) {
+	if s.cfg.Marks == nil {
+		return
+	}
+	pcMarks, targetMark, err := s.cfg.Marks.Read(ctx, e.s.ID, d.PCs)
+	if err != nil {
+		s.cfg.Log.Warn("read dispatch marks; deduplicating on completions only", "schedule", e.s.ID, "err", err)
+		return
+	}
+	window := policy.Window(e.s.Jitter.Std(), v.job.Execute.Timeout.Std())
+	d, v.suppressed = policy.Suppress(d, pcMarks, targetMark, window, now)
+	v.action, v.reason, v.pcs = d.Action, d.Reason, d.PCs
+}
+
+// resolve returns the alive PCs of the target and its whole roster. A
+// rollout's wave groups count as target groups, as in fan-out.
+func (s *Scheduler) resolve(ctx context.Context, sched *manifest.Schedule, now time.Time) ([]string, []string, error) {
+	t := sched.Target
+	groups := slices.Clone(t.Groups)
+	if sched.Rollout != nil {
+		for _, w := range sched.Rollout.Waves {
+			groups = append(groups, w.Group)
+		}
+	}
+	expected, roster := slices.Clone(t.PCs), slices.Clone(t.PCs)
+	if t.All || len(groups) > 0 {
+		online, err := s.cfg.Fleet.OnlinePCs(ctx, now, t.All, groups)
+		if err != nil {
+			return nil, nil, err
+		}
+		members, err := s.cfg.Fleet.RosterPCs(ctx, t.All, groups)
+		if err != nil {
+			return nil, nil, err
+		}
+		expected, roster = append(expected, online...), append(roster, members...)
+	}
+	return sortedUniq(expected), sortedUniq(roster), nil
+}
+
+func (s *Scheduler) completions(ctx context.Context, jobID string, t manifest.Target, roster []string) ([]policy.Completion, error) {
+	var pcs []string // nil = every PC: cheaper than listing a whole fleet
+	if !t.All {
+		pcs = roster
+		if len(pcs) == 0 {
+			return nil, nil
+		}
+	}
+	cs, err := s.cfg.Fleet.Completions(ctx, jobID, pcs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policy.Completion, len(cs))
+	for i, c := range cs {
+		out[i] = policy.Completion{PC: c.PC, At: c.At}
+	}
+	return out, nil
+}
+
+// fire is step 6: claim the minute, dispatch, then mark what was accepted.
+func (s *Scheduler) fire(ctx context.Context, e *entry, v *verdict) {
+	log := s.cfg.Log.With("schedule", e.s.ID)
+	release := func() {}
+	if s.cfg.Ledger != nil {
+		ok, rel, err := s.cfg.Ledger.Claim(ctx, e.s.ID, v.at.Truncate(time.Minute))
+		switch {
+		case err != nil:
+			log.Warn("record fired minute; firing anyway", "err", err)
+		case !ok:
+			v.action, v.reason = policy.Skip, ReasonAlreadyFired
+			return
+		default:
+			release = rel
+		}
+	}
+	plan := v.plan
+	if v.action == policy.FirePCs {
+		plan = manifest.Plan{Target: manifest.Target{PCs: v.pcs}, Jitter: v.plan.Jitter, DeadlineAt: v.plan.DeadlineAt}
+	}
+	ans, err := s.cfg.Dispatcher.Exec(ctx, v.job, plan, ActorPrefix+e.s.ID)
+	if err != nil {
+		release()
+		log.Warn("scheduled dispatch failed; still armed", "err", err)
+		v.expectedN, v.action, v.reason = len(v.expected), policy.Skip, ReasonDispatchFailed
+		return
+	}
+	v.execID = ans.ExecID
+	v.fired = ans.TargetCount
+	if v.action == policy.FirePCs {
+		v.fired = len(v.pcs)
+	}
+	if v.expected == nil {
+		v.expectedN = ans.TargetCount
+	}
+	s.mark(context.WithoutCancel(ctx), e, v)
+}
+
+// mark writes the dispatch marks of an accepted fire. It runs even if the
+// lease was lost meanwhile: the commands are out either way.
+func (s *Scheduler) mark(ctx context.Context, e *entry, v *verdict) {
+	if s.cfg.Marks == nil || e.low.Mode == schedule.EveryTick {
+		return
+	}
+	var err error
+	if v.action == policy.FirePCs {
+		err = s.cfg.Marks.WritePCs(ctx, e.s.ID, v.pcs, v.at)
+	} else {
+		err = s.cfg.Marks.WriteTarget(ctx, e.s.ID, v.at)
+	}
+	if err != nil {
+		s.cfg.Log.Warn("write dispatch marks; the next ticks may re-fire", "schedule", e.s.ID, "err", err)
+	}
+}
+
+func sortedUniq(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
