@@ -1,0 +1,393 @@
+import { useRef, useState } from 'preact/hooks';
+import { api, errorText, withQuery } from '../lib/api';
+import { isStatus, useApi, useNow } from '../lib/hooks';
+import { Link, navigate, useQuery } from '../lib/router';
+import type { Page, ScheduleItem, Tick } from '../lib/types';
+import { absTime, relativeTime } from '../lib/format';
+import { Badge, CopyBlock, Empty, ErrorBox, FieldErrors, Loading, RatioBar, selectLine, statusKind, YamlEditor } from '../components';
+import { JsonView } from '../json';
+import { EXAMPLE_SCHEDULE, isDormant, scheduleEnabled, targetText, whenText } from './common';
+import { manifestId, useEditorState, useManifest } from './jobs';
+
+function CoverageBar({ s }: { s: ScheduleItem }) {
+  const c = s.coverage;
+  if (!c) return <span class="muted">—</span>;
+  const total = c.ok + c.failed + c.running + c.pending;
+  return (
+    <div class="cov" data-testid="schedule-coverage">
+      <RatioBar c={{ succeeded: c.ok, failed: c.failed, running: c.running, total }} compact />
+      <span class="muted small">
+        {c.ok}/{total} ok{c.failed ? `, ${c.failed} failed` : ''}
+      </span>
+    </div>
+  );
+}
+
+function EnabledToggle({ s, onChanged }: { s: ScheduleItem; onChanged: () => void }) {
+  const [on, setOn] = useState(scheduleEnabled(s));
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState('');
+  const flip = async () => {
+    const next = !on;
+    setBusy(true);
+    setErr('');
+    setOn(next);
+    try {
+      await api(`/api/schedules/${encodeURIComponent(s.id)}/${next ? 'enable' : 'disable'}`, { method: 'POST' });
+      onChanged();
+    } catch (e) {
+      setOn(!next);
+      setErr(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <span class="toggle-wrap">
+      <label class="switch" title={on ? 'Enabled: click to disable' : 'Disabled: click to enable'}>
+        <input
+          type="checkbox"
+          role="switch"
+          checked={on}
+          disabled={busy}
+          onChange={flip}
+          data-testid="schedule-toggle"
+          data-id={s.id}
+          aria-label={`Enable schedule ${s.id}`}
+        />
+        <span class="slider" />
+      </label>
+      {err && <span class="error-text small">{err}</span>}
+    </span>
+  );
+}
+
+export function Schedules() {
+  useNow();
+  const { data, error, loading, reload } = useApi<Page<ScheduleItem>>('/api/schedules?limit=500', { poll: 30000 });
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>Schedules</h1>
+        <Link href="/schedules/new" class="btn btn-primary" data-testid="schedule-new">
+          New schedule
+        </Link>
+      </div>
+      <p class="muted">A schedule says when a job runs and where: per PC until it succeeded, per target, or on the calendar.</p>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading />}
+      {data && data.items.length === 0 && (
+        <Empty title="No schedules yet" testid="schedules-empty">
+          <p>
+            A schedule runs an existing job (see <Link href="/jobs">Jobs</Link>). For example, every weekday at 02:00 on
+            every agent:
+          </p>
+          <CopyBlock text={EXAMPLE_SCHEDULE} testid="schedule-example" />
+          <Link href="/schedules/new" class="btn btn-primary">
+            Open this example in the editor
+          </Link>
+        </Empty>
+      )}
+      {data && data.items.length > 0 && (
+        <div class="table-wrap">
+          <table class="table" data-testid="schedules-table">
+            <thead>
+              <tr>
+                <th>On</th>
+                <th>Schedule</th>
+                <th class="hide-sm">Job</th>
+                <th>When</th>
+                <th class="hide-sm">Mode</th>
+                <th>Next fire</th>
+                <th class="w-bar">Coverage</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((s) => (
+                <tr key={s.id} data-testid="schedule-row" data-id={s.id}>
+                  <td>
+                    <EnabledToggle key={`${s.id}-${scheduleEnabled(s)}`} s={s} onChanged={reload} />
+                  </td>
+                  <td>
+                    <Link href={`/schedules/${encodeURIComponent(s.id)}`} class="strong">
+                      {s.id}
+                    </Link>
+                    {isDormant(s) && (
+                      <>
+                        {' '}
+                        <Badge kind="neutral">dormant</Badge>
+                      </>
+                    )}
+                    {s.runs_on === 'agent' && (
+                      <>
+                        {' '}
+                        <Badge kind="neutral">on agent</Badge>
+                      </>
+                    )}
+                    <div class="muted small">{targetText(s.target)}</div>
+                  </td>
+                  <td class="hide-sm">
+                    <Link href={`/jobs/${encodeURIComponent(s.job_id)}`}>{s.job_id}</Link>
+                  </td>
+                  <td class="small">{whenText(s.when)}</td>
+                  <td class="hide-sm mono small">{s.mode ?? '—'}</td>
+                  <td title={absTime(s.next_fire)}>{scheduleEnabled(s) && s.next_fire ? relativeTime(s.next_fire) : '—'}</td>
+                  <td>
+                    <CoverageBar s={s} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function SchedulePage({ id }: { id: string | null }) {
+  const loaded = useManifest(id ? `/api/schedules/${encodeURIComponent(id)}` : null);
+  if (id && loaded.notFound) {
+    return (
+      <div class="page">
+        <h1>Schedule {id}</h1>
+        <Empty title="No such schedule">
+          <p>
+            <Link href="/schedules">Back to schedules</Link> or <Link href="/schedules/new">create one</Link>.
+          </p>
+        </Empty>
+      </div>
+    );
+  }
+  if (id && loaded.text === null) {
+    return (
+      <div class="page">
+        <h1>Schedule {id}</h1>
+        <ErrorBox error={loaded.error} />
+        {!loaded.error && <Loading />}
+      </div>
+    );
+  }
+  return <ScheduleEditor key={id ?? 'new'} id={id} initial={id ? (loaded.text as string) : EXAMPLE_SCHEDULE} />;
+}
+
+function ScheduleEditor({ id, initial }: { id: string | null; initial: string }) {
+  const ed = useEditorState(initial);
+  const ta = useRef<HTMLTextAreaElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [note, setNote] = useState('');
+  const [rev, setRev] = useState(0);
+  const q = useQuery();
+
+  const save = async () => {
+    setBusy(true);
+    setNote('');
+    ed.clear();
+    try {
+      const res = await api<Record<string, unknown> | string>('/api/schedules', { method: 'POST', yaml: ed.text });
+      const warnings = res && typeof res === 'object' && Array.isArray(res.warnings) ? (res.warnings as unknown[]).map(String) : [];
+      const newId = (res && typeof res === 'object' && typeof res.id === 'string' ? res.id : null) ?? manifestId(ed.text);
+      setNote(['Saved.', ...warnings].join(' '));
+      setRev(rev + 1);
+      if (newId && newId !== id) navigate(`/schedules/${encodeURIComponent(newId)}?saved=1`);
+    } catch (e) {
+      ed.setServerError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="page">
+      <div class="crumbs">
+        <Link href="/schedules">Schedules</Link> /
+      </div>
+      <div class="page-head">
+        <h1>{id ? `Schedule ${id}` : 'New schedule'}</h1>
+      </div>
+      <div class="split">
+        <div class="split-main">
+          <YamlEditor value={ed.text} onInput={ed.setText} errorLines={ed.errorLines} testid="schedule-editor" textareaRef={ta} rows={16} />
+          <div class="row">
+            <button class="btn btn-primary" disabled={busy} onClick={save} data-testid="schedule-save">
+              {busy ? 'Saving…' : id ? 'Save' : 'Create schedule'}
+            </button>
+            {(note || (q.get('saved') && !ed.message)) && (
+              <span class="ok-text" data-testid="schedule-saved">
+                {note || 'Saved.'}
+              </span>
+            )}
+          </div>
+          {ed.message && (
+            <FieldErrors message={ed.message} errors={ed.errors} onPick={(n) => selectLine(ta.current, n)} testid="schedule-errors" />
+          )}
+          <details class="help">
+            <summary>Schedule reference</summary>
+            <ul class="small">
+              <li>
+                <code>when</code>: <code>per_pc: once</code> · <code>per_pc: {'{every: 24h}'}</code> · <code>per_target: once</code> ·{' '}
+                <code>calendar: {'{at: "09:00", days: [mon-fri]}'}</code> · <code>calendar: {'{at: "2027-01-05 09:00"}'}</code>
+              </li>
+              <li>
+                <code>target</code>: <code>{'{all: true}'}</code>, <code>{'{groups: [a, b]}'}</code> or <code>{'{pcs: [pc1]}'}</code>
+              </li>
+              <li>
+                <code>jitter</code>, <code>tz</code> (local | utc | IANA), <code>active: {'{from, until}'}</code>, <code>starting_deadline</code>,{' '}
+                <code>runs_on</code> (backend | agent), <code>enabled</code>
+              </li>
+            </ul>
+          </details>
+        </div>
+        <div class="split-side">{id && <Preview id={id} rev={rev} />}</div>
+      </div>
+      {id && <Coverage id={id} rev={rev} />}
+      {id && <Ticks id={id} />}
+      {id && <DeleteSchedule id={id} />}
+    </div>
+  );
+}
+
+function Preview({ id, rev }: { id: string; rev: number }) {
+  const { data, error, reload } = useApi<{ next?: string[] | null; would_fire?: unknown }>(
+    `/api/schedules/${encodeURIComponent(id)}/preview?count=5&r=${rev}`,
+  );
+  return (
+    <div class="card" data-testid="schedule-preview">
+      <div class="card-head">
+        <h2>Preview</h2>
+        <button class="btn btn-small" onClick={reload}>
+          Refresh
+        </button>
+      </div>
+      <ErrorBox error={error} />
+      {data && (
+        <>
+          <h3>Next fire times</h3>
+          {data.next && data.next.length > 0 ? (
+            <ol class="plain-list" data-testid="schedule-next">
+              {data.next.map((t) => (
+                <li key={t}>
+                  {absTime(t)} <span class="muted small">({relativeTime(t)})</span>
+                </li>
+              ))}
+            </ol>
+          ) : (
+            <p class="muted">No calendar fire ahead (per-PC and per-target schedules are polled every minute).</p>
+          )}
+          <h3>Who would fire now</h3>
+          <div data-testid="schedule-would-fire">
+            <JsonView value={data.would_fire} />
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+function Coverage({ id, rev }: { id: string; rev: number }) {
+  const { data, error } = useApi<unknown>(`/api/schedules/${encodeURIComponent(id)}/coverage?r=${rev}`);
+  const items: { pc_id?: string; status?: string; [k: string]: unknown }[] = Array.isArray(data)
+    ? data
+    : data && typeof data === 'object' && Array.isArray((data as { items?: unknown }).items)
+      ? ((data as { items: [] }).items)
+      : [];
+  if (isStatus(error, 404)) return null;
+  return (
+    <section class="card" data-testid="schedule-coverage-detail">
+      <h2>Coverage</h2>
+      <ErrorBox error={error} />
+      {data !== undefined && items.length === 0 && <p class="muted">No PC in this schedule's target yet.</p>}
+      {items.length > 0 && (
+        <div class="chips wrap">
+          {items.slice(0, 1000).map((c, i) => (
+            <span key={String(c.pc_id ?? i)} class={`chip chip-${statusKind(String(c.status ?? ''))}`} title={String(c.status ?? '')}>
+              {String(c.pc_id ?? '?')}
+            </span>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Ticks({ id }: { id: string }) {
+  useNow();
+  const [offset, setOffset] = useState(0);
+  const { data, error } = useApi<Page<Tick>>(withQuery(`/api/schedules/${encodeURIComponent(id)}/ticks`, { limit: 50, offset }), {
+    poll: 30000,
+  });
+  return (
+    <section class="card">
+      <h2>Decision log</h2>
+      <p class="muted small">Every scheduler tick records what it decided and why — the answer to "why didn't it fire?".</p>
+      <ErrorBox error={error} />
+      {data && data.items.length === 0 && <p class="muted">No ticks yet.</p>}
+      {data && data.items.length > 0 && (
+        <div class="table-wrap">
+          <table class="table" data-testid="ticks-table">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Decision</th>
+                <th>Reason</th>
+                <th class="hide-sm" title="expected / armed / suppressed / fired">
+                  Exp · Arm · Sup · Fired
+                </th>
+                <th>Exec</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((t, i) => (
+                <tr key={`${t.tick_at}-${i}`} data-testid="tick-row">
+                  <td title={absTime(t.tick_at)}>{relativeTime(t.tick_at)}</td>
+                  <td>
+                    <Badge kind={statusKind(t.action)}>{t.action.replace('_', ' ')}</Badge>
+                  </td>
+                  <td>{t.reason ?? ''}</td>
+                  <td class="hide-sm mono small">
+                    {t.expected} · {t.armed} · {t.suppressed} · {t.fired}
+                  </td>
+                  <td>{t.exec_id && <Link href={`/executions/${encodeURIComponent(t.exec_id)}`}>view</Link>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {data && data.total > 50 && (
+        <div class="pager">
+          <button class="btn btn-small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - 50))}>
+            ← Newer
+          </button>
+          <button class="btn btn-small" disabled={offset + 50 >= data.total} onClick={() => setOffset(offset + 50)}>
+            Older →
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function DeleteSchedule({ id }: { id: string }) {
+  const [err, setErr] = useState('');
+  return (
+    <div class="danger-zone">
+      <button
+        class="btn btn-danger btn-small"
+        data-testid="schedule-delete"
+        onClick={async () => {
+          if (!confirm(`Delete schedule ${id}?`)) return;
+          try {
+            await api(`/api/schedules/${encodeURIComponent(id)}`, { method: 'DELETE' });
+            navigate('/schedules');
+          } catch (e) {
+            setErr(errorText(e));
+          }
+        }}
+      >
+        Delete schedule
+      </button>
+      {err && <span class="error-text">{err}</span>}
+    </div>
+  );
+}
