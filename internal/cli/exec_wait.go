@@ -140,10 +140,9 @@ func waitExec(e *env, started client.ExecResponse) error {
 	if err != nil {
 		return err
 	}
-	detail := finalDetail(e, started.ExecID, p)
-	raw, err := json.Marshal(detail)
+	detail, raw, err := finalDetail(e, started.ExecID, p)
 	if err != nil {
-		return fmt.Errorf("encode summary: %w", err)
+		return err
 	}
 	if err := e.show(raw, func(w io.Writer) error { return execSummary(w, detail) }); err != nil {
 		return err
@@ -187,9 +186,9 @@ func follow(e *env, execID string, p *progress) error {
 
 // finalDetail asks the server for the authoritative end state (it also
 // lists target PCs that never answered); the streamed view is the fallback.
-func finalDetail(e *env, execID string, p *progress) client.ExecutionDetail {
+func finalDetail(e *env, execID string, p *progress) (client.ExecutionDetail, []byte, error) {
 	if rep, err := e.client.GetExecution(e.ctx, execID); err == nil {
-		return rep.Value
+		return rep.Value, rep.Raw, nil
 	}
 	var d client.ExecutionDetail
 	if p.exec != nil {
@@ -198,7 +197,11 @@ func finalDetail(e *env, execID string, p *progress) client.ExecutionDetail {
 	for _, r := range p.results {
 		d.Results = append(d.Results, r)
 	}
-	return d
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return d, nil, fmt.Errorf("encode summary: %w", err)
+	}
+	return d, raw, nil
 }
 
 func anyFailed(d client.ExecutionDetail) bool {
