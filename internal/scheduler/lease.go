@@ -49,13 +49,11 @@ func (l *Lease) Held() bool {
 	return time.Now().Before(l.validUntil)
 }
 
-// Run acquires and renews the lease every TTL/3 until ctx ends, calling
+// Run acquires and renews the lease until ctx ends, calling
 // onChange on every gain or loss, then releases it so a peer takes over
 // at once instead of after a TTL.
 func (l *Lease) Run(ctx context.Context, onChange func(held bool)) {
 	l.defaults()
-	t := time.NewTicker(l.TTL / 3)
-	defer t.Stop()
 	held := false
 	for {
 		now := l.step(ctx, held)
@@ -71,7 +69,7 @@ func (l *Lease) Run(ctx context.Context, onChange func(held bool)) {
 				onChange(false)
 			}
 			return
-		case <-t.C:
+		case <-time.After(l.interval(held)):
 		}
 	}
 }
@@ -86,6 +84,16 @@ func (l *Lease) defaults() {
 	if l.Log == nil {
 		l.Log = slog.Default()
 	}
+}
+
+// interval renews at TTL/3 (two renewals may fail before the lease
+// lapses) and lets a contender look at least every second, so a released
+// lease is taken over at once whatever the TTL.
+func (l *Lease) interval(held bool) time.Duration {
+	if held {
+		return l.TTL / 3
+	}
+	return min(l.TTL/3, time.Second)
 }
 
 // step renews a held lease or tries to take a free or expired one, and

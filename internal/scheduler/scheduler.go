@@ -201,11 +201,14 @@ func (s *Scheduler) loop(ctx context.Context) {
 	for {
 		now := s.cfg.Clock.Now()
 		next := now.Truncate(s.cfg.Poll).Add(s.cfg.Poll)
+		fire, stop := s.cfg.Clock.Timer(next.Sub(now))
 		select {
 		case <-ctx.Done():
+			stop()
 			return
-		case <-s.cfg.Clock.After(next.Sub(now)):
+		case <-fire:
 		case <-s.kick:
+			stop()
 		}
 		lc := s.leading()
 		if lc == nil {

@@ -4,6 +4,7 @@
 package clock
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -11,18 +12,23 @@ import (
 // Clock is the time source of a ticking loop.
 type Clock interface {
 	Now() time.Time
-	// After fires once the clock has advanced by d.
-	After(d time.Duration) <-chan time.Time
+	// Timer fires once the clock has advanced by d; stop abandons it, so
+	// a loop that woke for another reason leaves nothing behind.
+	Timer(d time.Duration) (c <-chan time.Time, stop func())
 }
 
 // Real is the wall clock.
 type Real struct{}
 
-func (Real) Now() time.Time                         { return time.Now() }
-func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (Real) Now() time.Time { return time.Now() }
 
-// Fake only moves when told to. Waiters whose deadline is reached fire
-// during Set/Advance, so a loop blocked in After wakes deterministically.
+func (Real) Timer(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
+
+// Fake only moves when told to. Timers whose deadline is reached fire
+// during Set/Advance, so a loop blocked on one wakes deterministically.
 type Fake struct {
 	mu      sync.Mutex
 	now     time.Time
@@ -43,17 +49,22 @@ func (f *Fake) Now() time.Time {
 	return f.now
 }
 
-func (f *Fake) After(d time.Duration) <-chan time.Time {
+func (f *Fake) Timer(d time.Duration) (<-chan time.Time, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	at := f.now.Add(d)
 	if d <= 0 {
 		ch <- f.now
-		return ch
+		return ch, func() {}
 	}
-	f.waiters = append(f.waiters, waiter{at: at, ch: ch})
-	return ch
+	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), ch: ch})
+	return ch, func() { f.remove(ch) }
+}
+
+func (f *Fake) remove(ch chan time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waiters = slices.DeleteFunc(f.waiters, func(w waiter) bool { return w.ch == ch })
 }
 
 // Advance moves the clock forward by d.
@@ -78,7 +89,7 @@ func (f *Fake) Set(t time.Time) {
 	f.waiters = keep
 }
 
-// Waiters reports how many After calls are pending; tests use it to know
+// Waiters reports how many timers are pending; tests use it to know
 // a loop is parked before they advance time.
 func (f *Fake) Waiters() int {
 	f.mu.Lock()
