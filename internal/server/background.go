@@ -25,11 +25,13 @@ func (s *Server) runBackground(ctx context.Context) {
 	wg.Wait()
 }
 
-// reproject drops the projection; the projector rebuilds it from the
-// streams because its durable consumers are recreated from sequence 1.
+// reproject drops the projection. The projector's durable consumers are
+// named after the database instance, so a reset database replays every
+// stream from its first message.
 func (s *Server) reproject(ctx context.Context) error {
 	if err := s.db.Reset(ctx); err != nil {
 		return fmt.Errorf("reset projection: %w", err)
 	}
-	return s.proj0Reset(ctx)
+	s.log.Info("projection dropped; rebuilding from the streams")
+	return nil
 }

@@ -140,7 +140,7 @@ func (s *Server) startProjection(ctx context.Context) error {
 			return err
 		}
 	}
-	s.proj = projector.New(s.js, s.nc, db, projector.Options{Log: s.log})
+	s.proj = projector.New(s.js, s.nc, db, projector.Options{Logger: s.log})
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
