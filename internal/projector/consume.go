@@ -37,7 +37,7 @@ func (p *Projector) streams() []streamSpec {
 
 func (p *Projector) consumerConfig(s streamSpec) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       ConsumerName(p.instance, s.stream),
+		Durable:       ConsumerName(p.Instance(), s.stream),
 		FilterSubject: s.filter,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		// AckAll: one ack (of the batch's highest sequence) acks the batch.

@@ -82,7 +82,7 @@ type Projector struct {
 	opts Options
 	log  *slog.Logger
 
-	instance string // store.InstanceID, set by Run
+	instance atomic.Pointer[string] // store.InstanceID, set by Run; read by Lag from other goroutines
 
 	subMu sync.Mutex
 	subs  map[string]map[chan struct{}]struct{} // exec id ("" = any) → listeners
@@ -121,7 +121,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("projector: %w", err)
 	}
-	p.instance = id
+	p.instance.Store(&id)
 	sub, err := p.subscribeHeartbeats()
 	if err != nil {
 		return err
@@ -147,16 +147,26 @@ func ConsumerName(instance, stream string) string {
 	return "kanade-proj-" + instance + "-" + stream
 }
 
+// Instance is the projection instance id consumer names embed ("" before
+// Run has started).
+func (p *Projector) Instance() string {
+	if id := p.instance.Load(); id != nil {
+		return *id
+	}
+	return ""
+}
+
 // Lag reports, per stream, messages not yet projected (undelivered plus
 // delivered but not acked).
 func (p *Projector) Lag(ctx context.Context) (map[string]uint64, error) {
-	if p.instance == "" {
+	instance := p.Instance()
+	if instance == "" {
 		return nil, errors.New("projector not running")
 	}
 	out := map[string]uint64{}
 	var errs []error
 	for _, s := range p.streams() {
-		c, err := p.js.Consumer(ctx, s.stream, ConsumerName(p.instance, s.stream))
+		c, err := p.js.Consumer(ctx, s.stream, ConsumerName(instance, s.stream))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lag of %s: %w", s.stream, err))
 			continue

@@ -184,7 +184,7 @@ func TestResultsStartedCountersAndDuplicates(t *testing.T) {
 	// Replay everything by deleting the consumers.
 	before := dump(t, e.path)
 	for _, s := range []string{wire.StreamResults, wire.StreamEvents} {
-		if err := e.b.JS.DeleteConsumer(ctx, s, ConsumerName(e.p.instance, s)); err != nil {
+		if err := e.b.JS.DeleteConsumer(ctx, s, ConsumerName(e.p.Instance(), s)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -254,7 +254,7 @@ func TestDBErrorIsNotAcked(t *testing.T) {
 		return nil
 	})
 	ctx := context.Background()
-	c, err := e.b.JS.Consumer(ctx, wire.StreamResults, ConsumerName(e.p.instance, wire.StreamResults))
+	c, err := e.b.JS.Consumer(ctx, wire.StreamResults, ConsumerName(e.p.Instance(), wire.StreamResults))
 	if err != nil {
 		t.Fatal(err)
 	}
