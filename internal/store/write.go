@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/kanade-dev/kanade/internal/wire"
 )
@@ -238,9 +236,6 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// errDuplicate marks an already-finished result; not an error to callers.
-var errDuplicate = errors.New("duplicate")
-
 // sortedKeys returns m's keys in order so batches touch rows in a stable
 // order (deterministic and deadlock-free).
 func sortedKeys[V any](m map[string]V) []string {
@@ -251,5 +246,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-var _ = time.Second
