@@ -120,7 +120,9 @@ func (a *API) waitResult(ctx context.Context, execID string, wait time.Duration)
 		}
 		for i := range rows {
 			if s := rows[i].Status; s != store.ResultPending && s != store.ResultRunning {
-				return &rows[i], nil
+				// Detail rows carry no output; the answer needs all of it.
+				full, err := a.Store.GetResult(ctx, rows[i].ResultID)
+				return &full, err
 			}
 		}
 		select {

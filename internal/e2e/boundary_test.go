@@ -198,7 +198,8 @@ func TestDevQuickStart(t *testing.T) {
 	applyJob(t, s, "hello", "echo hello from dev", "30s")
 	ans := execJob(t, s, "hello", map[string]any{"target": map[string]any{"all": true}})
 	d := waitExecution(t, s, ans.ExecID, 30*time.Second)
-	if d.Execution.Succeeded != 1 || !strings.Contains(d.Results[0].Stdout, "hello from dev") {
-		t.Fatalf("dev run: %+v %+v", d.Execution, d.Results)
+	rs := resultsOf(t, s, ans.ExecID)
+	if d.Execution.Succeeded != 1 || len(rs) != 1 || !strings.Contains(rs[0].Stdout, "hello from dev") {
+		t.Fatalf("dev run: %+v %+v", d.Execution, rs)
 	}
 }

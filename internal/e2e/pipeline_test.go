@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -195,4 +196,44 @@ func TestOfflineAgentCatchesUpOnceOrSkipsAfterDeadline(t *testing.T) {
 	if rs := resultsOf(t, s, ans.ExecID); len(rs) != 1 {
 		t.Fatalf("late agent ran %d times, want once", len(rs))
 	}
+}
+
+// TestCLIEndToEnd drives the operator CLI against the real server.
+func TestCLIEndToEnd(t *testing.T) {
+	s := startServer(t)
+	startAgent(t, s, "cli-a")
+	startAgent(t, s, "cli-b")
+	waitOnline(t, s, "cli-a", "cli-b")
+	dir := t.TempDir()
+	job := dir + "/flaky.yaml"
+	writeFile(t, job, "id: flaky\nversion: \"2\"\nexecute:\n  shell: sh\n  timeout: 30s\n  script: |\n    echo \"on $KANADE_PC\"\n    [ \"$(hostname)\" = never ] || [ \"$0\" != x ] && exit 0\n")
+	if out, code := s.cli(t, "job", "apply", "-f", job); code != 0 {
+		t.Fatalf("job apply: %d\n%s", code, out)
+	}
+	if out, code := s.cli(t, "exec", "flaky", "--all", "--wait"); code != 0 || !strings.Contains(out, "cli-a") || !strings.Contains(out, "cli-b") {
+		t.Fatalf("exec --wait: exit %d\n%s", code, out)
+	}
+	writeFile(t, job, "id: failing\nversion: \"1\"\nexecute:\n  shell: sh\n  timeout: 30s\n  script: echo broken >&2; exit 3\n")
+	s.cli(t, "job", "apply", "-f", job)
+	if out, code := s.cli(t, "exec", "failing", "--pc", "cli-a", "--wait"); code != 1 {
+		t.Fatalf("exec --wait of a failing job: exit %d, want 1\n%s", code, out)
+	}
+	out, code := s.cli(t, "run", "cli-b", "--", "echo ad-hoc; exit 4")
+	if code != 4 || !strings.Contains(out, "ad-hoc") {
+		t.Fatalf("run: exit %d, want 4\n%s", code, out)
+	}
+	if out, code := s.cli(t, "agents", "list", "-o", "json"); code != 0 || !strings.Contains(out, `"cli-a"`) {
+		t.Fatalf("agents list: %d\n%s", code, out)
+	}
+	if out, code := s.cli(t, "job", "apply", "-f", writeFile(t, dir+"/bad.yaml", "id: bad\nversion: \"1\"\nexecute:\n  shell: sh\n  scirpt: x\n  timeout: 1m\n")); code == 0 || !strings.Contains(out, "execute.scirpt") {
+		t.Fatalf("apply of a typo: exit %d\n%s", code, out)
+	}
+}
+
+func writeFile(t testing.TB, path, content string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

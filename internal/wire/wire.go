@@ -5,9 +5,9 @@ package wire
 
 import "time"
 
-// TimeFormat is RFC 3339 in UTC with second precision or finer; text
-// comparison of two values orders them.
-const TimeFormat = time.RFC3339Nano
+// TimeFormat is RFC 3339 in UTC with a fixed nine-digit fraction, so text
+// comparison of two values orders them (RFC3339Nano drops trailing zeros).
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // Stamp formats t in UTC for the wire and for SQLite.
 func Stamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
