@@ -133,9 +133,8 @@ type Agent struct {
 	syncKick  chan struct{}
 	needFull  atomic.Bool
 	runsWG    sync.WaitGroup
-	execStrm  jetstream.Stream    // sync goroutine only
-	groupsKV  jetstream.KeyValue  // sync goroutine only
-	catchUpQ  map[string]struct{} // sync goroutine only: subjects still to catch up
+	execStrm  jetstream.Stream   // sync goroutine only
+	groupsKV  jetstream.KeyValue // sync goroutine only
 	fixedSubs []*nats.Subscription
 
 	mu        sync.Mutex
@@ -143,6 +142,8 @@ type Agent struct {
 	active    map[string][]*run // exec id → runs not yet finished
 	killed    map[string]time.Time
 	groupSubs map[string]*nats.Subscription
+	groupsGen uint64              // bumped by every live group change
+	catchUpQ  map[string]struct{} // subjects still to catch up
 }
 
 // New validates cfg and opens the agent's on-disk state. It does not

@@ -40,6 +40,7 @@ func openOutbox(dir string, fsync bool) (*outbox, error) {
 		return nil, fmt.Errorf("create outbox dir: %w", err)
 	}
 	o := &outbox{dir: dir, fsync: fsync, kick: make(chan struct{}, 1)}
+	o.removeTemps()
 	names, err := o.pending()
 	if err != nil {
 		return nil, err
@@ -80,9 +81,18 @@ func (o *outbox) Kick() {
 	}
 }
 
-// pending lists queued entry files in publish order. Leftover temp files
-// are from a crash before the rename and were never acknowledged to
-// anyone, so they are removed.
+// removeTemps deletes temp files of a crash before the rename; nobody
+// was told they were queued. Only safe before any Put runs.
+func (o *outbox) removeTemps() {
+	ents, _ := os.ReadDir(o.dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			os.Remove(filepath.Join(o.dir, e.Name()))
+		}
+	}
+}
+
+// pending lists queued entry files in publish order.
 func (o *outbox) pending() ([]string, error) {
 	ents, err := os.ReadDir(o.dir)
 	if err != nil {
@@ -91,11 +101,7 @@ func (o *outbox) pending() ([]string, error) {
 	var names []string
 	for _, e := range ents {
 		n := e.Name()
-		if strings.HasPrefix(n, ".tmp-") {
-			os.Remove(filepath.Join(o.dir, n))
-			continue
-		}
-		if strings.HasSuffix(n, outboxExt) {
+		if !strings.HasPrefix(n, ".tmp-") && strings.HasSuffix(n, outboxExt) {
 			names = append(names, n)
 		}
 	}

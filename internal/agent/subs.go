@@ -19,8 +19,9 @@ import (
 // kvGroupsSubject is where JetStream publishes puts and deletes of this
 // agent's key. A core subscription on it sees membership changes live
 // without an ordered consumer per agent (a 10 000-agent fleet would
-// otherwise hold 10 000 consumers); the message is only a trigger to
-// re-read the key, so ordering races cannot leave stale groups.
+// otherwise hold 10 000 consumers). The live message itself is applied:
+// re-reading the key on a trigger could race the stream's store and
+// return the previous value.
 func (a *Agent) kvGroupsSubject() string {
 	return "$KV." + wire.BucketAgentGroups + "." + a.cfg.PCID
 }
@@ -65,7 +66,7 @@ func (a *Agent) route(m *nats.Msg) {
 	case strings.HasPrefix(m.Subject, "kill."):
 		a.handleKill(strings.TrimPrefix(m.Subject, "kill."))
 	case m.Subject == a.kvGroupsSubject():
-		a.requestSync(false)
+		a.applyGroupsMsg(m)
 	}
 }
 
@@ -119,26 +120,33 @@ func (a *Agent) syncOnce(ctx context.Context) error {
 		return errNotConnected
 	}
 	if a.needFull.Swap(false) {
-		for _, s := range a.fixedSubjects() {
-			a.catchUpQ[s] = struct{}{}
+		if err := a.fullSync(ctx); err != nil {
+			a.needFull.Store(true)
+			return err
 		}
-		// Group subjects are queued too: on a reconnect the agent may have
-		// missed their newest command even if membership is unchanged.
-		for _, g := range a.currentGroups() {
-			a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
-		}
-	}
-	added, err := a.refreshGroups(ctx)
-	if err != nil {
-		return err
-	}
-	for _, g := range added {
-		a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
 	}
 	if err := a.catchUp(ctx); err != nil {
 		return err
 	}
 	a.markReady()
+	return nil
+}
+
+// fullSync re-reads membership (changes may have been missed while
+// disconnected) and queues every subject for catch-up: the agent may have
+// missed the newest command of any of them.
+func (a *Agent) fullSync(ctx context.Context) error {
+	if err := a.readGroups(ctx); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.fixedSubjects() {
+		a.catchUpQ[s] = struct{}{}
+	}
+	for g := range a.groupSubs {
+		a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
+	}
 	return nil
 }
 
@@ -152,35 +160,69 @@ func (a *Agent) currentGroups() []string {
 	return out
 }
 
-// refreshGroups reads this agent's membership and (un)subscribes group
-// subjects to match. It returns the groups that were added.
-func (a *Agent) refreshGroups(ctx context.Context) ([]string, error) {
+// readGroups fetches this agent's membership from KV. A live change that
+// arrives while the read is in flight is newer than (or equal to) what
+// the read returns, so the read is then discarded.
+func (a *Agent) readGroups(ctx context.Context) error {
 	if a.groupsKV == nil {
 		kv, err := withTimeout(ctx, func(c context.Context) (jetstream.KeyValue, error) {
 			return a.js.KeyValue(c, wire.BucketAgentGroups)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("open bucket %s: %w", wire.BucketAgentGroups, err)
+			return fmt.Errorf("open bucket %s: %w", wire.BucketAgentGroups, err)
 		}
 		a.groupsKV = kv
 	}
+	a.mu.Lock()
+	gen := a.groupsGen
+	a.mu.Unlock()
 	entry, err := withTimeout(ctx, func(c context.Context) (jetstream.KeyValueEntry, error) {
 		return a.groupsKV.Get(c, a.cfg.PCID)
 	})
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return a.setGroups(nil)
+	var groups []string
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("read groups: %w", err)
+	default:
+		if groups, err = parseGroups(entry.Value()); err != nil {
+			// Keep serving the groups we had: a typo in the bucket must
+			// not silently drop this PC out of every group.
+			a.log.Warn("ignoring corrupt agent_groups value", "err", err)
+			return nil
+		}
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.groupsGen != gen {
+		return nil
+	}
+	return a.setGroupsLocked(groups)
+}
+
+// applyGroupsMsg applies a live KV change of this agent's key.
+func (a *Agent) applyGroupsMsg(m *nats.Msg) {
+	var groups []string
+	switch m.Header.Get("KV-Operation") {
+	case "DEL", "PURGE":
+	default:
+		var err error
+		if groups, err = parseGroups(m.Data); err != nil {
+			a.log.Warn("ignoring corrupt agent_groups value", "err", err)
+			return
+		}
+	}
+	a.mu.Lock()
+	a.groupsGen++
+	err := a.setGroupsLocked(groups)
+	a.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("read groups: %w", err)
+		// A failed subscribe is retried by re-reading the key.
+		a.log.Warn("apply group change", "err", err)
+		a.requestSync(true)
+		return
 	}
-	groups, err := parseGroups(entry.Value())
-	if err != nil {
-		// Keep serving the groups we had: a typo in the bucket must not
-		// silently drop this PC out of every group.
-		a.log.Warn("ignoring corrupt agent_groups value", "err", err)
-		return nil, nil
-	}
-	return a.setGroups(groups)
+	a.requestSync(false)
 }
 
 // parseGroups decodes {"groups":[...]}. Names that are not valid ids
@@ -199,11 +241,11 @@ func parseGroups(data []byte) ([]string, error) {
 	return slices.Compact(ag.Groups), nil
 }
 
-func (a *Agent) setGroups(groups []string) ([]string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// setGroupsLocked (un)subscribes group subjects to match groups and
+// queues the new ones for catch-up. a.mu must be held.
+func (a *Agent) setGroupsLocked(groups []string) error {
 	if a.closing {
-		return nil, nil
+		return nil
 	}
 	for g, sub := range a.groupSubs {
 		if !slices.Contains(groups, g) {
@@ -212,49 +254,68 @@ func (a *Agent) setGroups(groups []string) ([]string, error) {
 			a.log.Info("left group", "group", g)
 		}
 	}
-	var added []string
 	for _, g := range groups {
 		if _, ok := a.groupSubs[g]; ok {
 			continue
 		}
 		sub, err := a.nc.ChanSubscribe(wire.SubjectCommandsGroup(g), a.msgs)
 		if err != nil {
-			return added, fmt.Errorf("subscribe group %s: %w", g, err)
+			return fmt.Errorf("subscribe group %s: %w", g, err)
 		}
 		a.groupSubs[g] = sub
-		added = append(added, g)
+		a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
 		a.log.Info("joined group", "group", g)
 	}
-	return added, nil
+	return nil
 }
 
 // catchUp reads the newest EXEC message of every queued subject and feeds
 // it through the live path; the seen store makes a repeat harmless.
 func (a *Agent) catchUp(ctx context.Context) error {
-	if len(a.catchUpQ) == 0 {
-		return nil
-	}
-	if a.execStrm == nil {
-		s, err := withTimeout(ctx, func(c context.Context) (jetstream.Stream, error) {
-			return a.js.Stream(c, wire.StreamExec)
-		})
-		if err != nil {
-			return fmt.Errorf("open stream %s: %w", wire.StreamExec, err)
+	for {
+		subj, ok := a.nextCatchUp()
+		if !ok {
+			return nil
 		}
-		a.execStrm = s
-	}
-	for subj := range a.catchUpQ {
 		if err := a.catchUpSubject(ctx, subj); err != nil {
 			return err
 		}
+		a.mu.Lock()
 		delete(a.catchUpQ, subj)
+		a.mu.Unlock()
 	}
-	return nil
+}
+
+func (a *Agent) nextCatchUp() (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for s := range a.catchUpQ {
+		return s, true
+	}
+	return "", false
+}
+
+func (a *Agent) execStream(ctx context.Context) (jetstream.Stream, error) {
+	if a.execStrm != nil {
+		return a.execStrm, nil
+	}
+	s, err := withTimeout(ctx, func(c context.Context) (jetstream.Stream, error) {
+		return a.js.Stream(c, wire.StreamExec)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", wire.StreamExec, err)
+	}
+	a.execStrm = s
+	return s, nil
 }
 
 func (a *Agent) catchUpSubject(ctx context.Context, subj string) error {
+	strm, err := a.execStream(ctx)
+	if err != nil {
+		return err
+	}
 	msg, err := withTimeout(ctx, func(c context.Context) (*jetstream.RawStreamMsg, error) {
-		return a.execStrm.GetLastMsgForSubject(c, subj)
+		return strm.GetLastMsgForSubject(c, subj)
 	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
