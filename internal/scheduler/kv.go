@@ -83,7 +83,7 @@ func (m MarksKV) readTarget(ctx context.Context, scheduleID string) (*time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("read target mark of %s: %w", scheduleID, err)
 	}
-	t, err := time.Parse(wire.TimeFormat, string(e.Value()))
+	t, err := time.Parse(time.RFC3339Nano, string(e.Value()))
 	if err != nil {
 		return nil, nil // an unreadable mark counts as absent: over-fire, never under-fire
 	}
@@ -109,7 +109,7 @@ func (m MarksKV) readPCs(ctx context.Context, scheduleID string) (map[string]tim
 			if e == nil {
 				return out, nil
 			}
-			if t, err := time.Parse(wire.TimeFormat, string(e.Value())); err == nil {
+			if t, err := time.Parse(time.RFC3339Nano, string(e.Value())); err == nil {
 				out[e.Key()[len(prefix):]] = t
 			}
 		}
@@ -187,7 +187,7 @@ func (l LedgerKV) Claim(ctx context.Context, scheduleID string, minute time.Time
 		case err != nil:
 			return false, nil, fmt.Errorf("claim %s: %w", key, err)
 		default:
-			last, perr := time.Parse(wire.TimeFormat, string(e.Value()))
+			last, perr := time.Parse(time.RFC3339Nano, string(e.Value()))
 			if perr == nil && !last.Before(minute) {
 				return false, nil, nil
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/kanade-dev/kanade/internal/policy"
 	"github.com/kanade-dev/kanade/internal/schedule"
 	"github.com/kanade-dev/kanade/internal/store"
-	"github.com/kanade-dev/kanade/internal/wire"
 )
 
 // Coverage states of a roster PC.
@@ -69,7 +68,7 @@ func (s *Scheduler) Summary(ctx context.Context, sc *manifest.Schedule) (map[str
 	}
 	if low.Mode == schedule.EveryTick {
 		if next := low.Next(now, 1); len(next) > 0 {
-			out["next_fire"] = wire.Stamp(next[0])
+			out["next_fire"] = rfc3339(next[0])
 		}
 	}
 	cov, err := s.coverage(ctx, sc)
@@ -79,6 +78,9 @@ func (s *Scheduler) Summary(ctx context.Context, sc *manifest.Schedule) (map[str
 	out["coverage"] = cov.Counts
 	return out, nil
 }
+
+// rfc3339 is the API's rendering of an instant: UTC, whole seconds.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func (s *Scheduler) isRegistered(id string) bool {
 	s.reg.mu.Lock()
@@ -97,7 +99,7 @@ func (s *Scheduler) Preview(ctx context.Context, sc *manifest.Schedule, count in
 	ans := PreviewAnswer{Next: []string{}}
 	if low.Mode == schedule.EveryTick {
 		for _, t := range low.Next(now.Add(-time.Minute), count) {
-			ans.Next = append(ans.Next, wire.Stamp(t))
+			ans.Next = append(ans.Next, rfc3339(t))
 		}
 	}
 	ans.WouldFire = s.dryRun(ctx, sc, low, now)
@@ -127,7 +129,7 @@ func (s *Scheduler) dryRun(ctx context.Context, sc *manifest.Schedule, low *sche
 		w.PCs = append(w.PCs, v.expected...)
 	}
 	if v.plan.DeadlineAt != nil && v.action != policy.Skip {
-		d := wire.Stamp(*v.plan.DeadlineAt)
+		d := rfc3339(*v.plan.DeadlineAt)
 		w.DeadlineAt = &d
 	}
 	if sc.RunsOn == "agent" && v.action != policy.Skip {

@@ -32,7 +32,7 @@ func TestPreviewIsADryRunOfEveryShape(t *testing.T) {
 	if w.Action != string(policy.FirePCs) || !slices.Equal(w.PCs, []string{"b", "c"}) || w.Expected != 3 || w.Armed != 2 {
 		t.Fatalf("per_pc preview %+v", w)
 	}
-	if w.DeadlineAt == nil || *w.DeadlineAt != wire.Stamp(t0.Add(10*time.Minute)) {
+	if w.DeadlineAt == nil || *w.DeadlineAt != t0.Add(10*time.Minute).Format(time.RFC3339) {
 		t.Fatalf("deadline %v", w.DeadlineAt)
 	}
 	if len(p.Next) != 0 {
