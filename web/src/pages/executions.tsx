@@ -224,7 +224,9 @@ export function ExecutionDetail({ id }: { id: string }) {
   const [shown, setShown] = useState(200);
 
   const sorted = useMemo(
-    () => [...results].sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9) || a.pc_id.localeCompare(b.pc_id)),
+    // Stable order (by PC) so rows fill in place as results arrive; the
+    // status chips above filter (e.g. only failures).
+    () => [...results].sort((a, b) => a.pc_id.localeCompare(b.pc_id) || (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9)),
     [results],
   );
   const byStatus = useMemo(() => {

@@ -63,7 +63,14 @@ export function readHealth(h: unknown): FleetHealth {
     const st = o.status ?? o.state ?? (o.ok !== undefined ? (o.ok ? 'ok' : 'down') : o.connected !== undefined ? (o.connected ? 'connected' : 'disconnected') : undefined);
     const lag = num(o.lag) ?? num(o.pending);
     const err = typeof o.error === 'string' ? o.error : '';
-    const ok = o.ok === true || st === 'ok' || st === 'connected' || st === 'running' || st === 'up' ? true : st === undefined ? null : false;
+    const ok =
+      o.ok === true || st === 'ok' || st === 'connected' || st === 'running' || st === 'up'
+        ? true
+        : st === undefined
+          ? lag !== undefined
+            ? true
+            : null
+          : false;
     const bits = [st !== undefined ? String(st) : '', lag !== undefined ? `lag ${lag}` : '', err].filter(Boolean);
     components.push({ name, ok: err ? false : ok, text: bits.join(' · ') || '—' });
   };
