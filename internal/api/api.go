@@ -86,6 +86,8 @@ func (a *API) routes() {
 	a.resultRoutes()
 	a.auditRoutes()
 	a.scheduleRoutes()
+	a.configRoutes()
+	a.inventoryRoutes()
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path, nil)
 	})

@@ -107,7 +107,9 @@ var apiRoutes = []string{
 	"GET /api/results/00000000-0000-0000-0000-000000000000", "GET /api/audit", "GET /api/schedules",
 	"POST /api/schedules", "GET /api/schedules/x", "DELETE /api/schedules/x", "POST /api/schedules/x/enable",
 	"POST /api/schedules/x/disable", "GET /api/schedules/x/preview", "GET /api/schedules/x/ticks",
-	"GET /api/schedules/x/coverage", "GET /api/dead-letters",
+	"GET /api/schedules/x/coverage", "GET /api/dead-letters", "GET /api/config/global", "PUT /api/config/global",
+	"DELETE /api/config/global", "GET /api/agents/x/effective-config", "GET /api/inventory?field=os",
+	"GET /api/inventory/x",
 }
 
 func TestTokenModeGuardsEveryRoute(t *testing.T) {

@@ -237,3 +237,33 @@ func writeFile(t testing.TB, path, content string) string {
 	}
 	return path
 }
+
+func TestLayeredAgentConfig(t *testing.T) {
+	s := startServer(t)
+	setGroups(t, s, "cfg-pc", "zeta", "alpha")
+	for scope, body := range map[string]string{
+		"global":      `{"heartbeat_interval":"20s","concurrency":2}`,
+		"group.alpha": `{"concurrency":3,"output_cap":4096}`,
+		"group.zeta":  `{"concurrency":5}`,
+		"pc.cfg-pc":   `{"heartbeat_interval":"5s"}`,
+	} {
+		if code := s.api(t, "PUT", "/api/config/"+scope, body, nil); code != 200 {
+			t.Fatalf("put %s: %d", scope, code)
+		}
+	}
+	var e apiError
+	if code := s.api(t, "PUT", "/api/config/global", `{"heartbeat_intervall":"1s"}`, &e); code != 400 || !strings.Contains(e.Error, "heartbeat_intervall") {
+		t.Fatalf("typo in a setting: %d %+v", code, e)
+	}
+	var eff struct {
+		Settings map[string]struct {
+			Value  any    `json:"value"`
+			Source string `json:"source"`
+		} `json:"settings"`
+	}
+	s.api(t, "GET", "/api/agents/cfg-pc/effective-config", nil, &eff)
+	got := fmt.Sprint(eff.Settings["heartbeat_interval"], eff.Settings["concurrency"], eff.Settings["output_cap"], eff.Settings["inventory_interval"])
+	if want := "{5s pc.cfg-pc} {5 group.zeta} {4096 group.alpha} {24h builtin}"; got != want {
+		t.Fatalf("effective config %s, want %s", got, want)
+	}
+}
