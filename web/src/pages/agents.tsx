@@ -134,7 +134,7 @@ export function Agents() {
                     <Link href={`/agents/${encodeURIComponent(a.pc_id)}`} class="strong">
                       {a.pc_id}
                     </Link>
-                    {a.hostname && a.hostname !== a.pc_id && <div class="muted small">{a.hostname}</div>}
+                    {a.hostname && a.hostname !== a.pc_id && <div class="muted small hide-sm">{a.hostname}</div>}
                   </td>
                   <td class="hide-sm">
                     {(a.groups ?? []).map((g) => (
