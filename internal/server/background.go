@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/kanade-dev/kanade/internal/audit"
-	"github.com/kanade-dev/kanade/internal/fanout"
 )
 
 // runBackground runs the long-lived loops until ctx ends.
@@ -18,9 +15,11 @@ func (s *Server) runBackground(ctx context.Context) {
 			s.log.Error("projector stopped", "err", err)
 		}
 	})
+	wg.Go(func() { s.fan.RunRollouts(ctx, time.Second) })
 	wg.Go(func() {
-		fan := &fanout.Fanout{JS: s.js, Store: s.db, Audit: &audit.Publisher{JS: s.js}, Log: s.log}
-		fan.RunRollouts(ctx, time.Second)
+		if err := s.sched.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduler stopped", "err", err)
+		}
 	})
 	wg.Wait()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/kanade-dev/kanade/internal/bus"
 	"github.com/kanade-dev/kanade/internal/fanout"
 	"github.com/kanade-dev/kanade/internal/projector"
+	"github.com/kanade-dev/kanade/internal/scheduler"
 	"github.com/kanade-dev/kanade/internal/store"
 	"github.com/kanade-dev/kanade/internal/web"
 )
@@ -70,6 +71,8 @@ type Server struct {
 	js     jetstream.JetStream
 	db     *store.Store
 	proj   *projector.Projector
+	fan    *fanout.Fanout
+	sched  *scheduler.Scheduler
 	http   *http.Server
 	ln     net.Listener
 	cancel context.CancelFunc
@@ -141,6 +144,14 @@ func (s *Server) startProjection(ctx context.Context) error {
 		}
 	}
 	s.proj = projector.New(s.js, s.nc, db, projector.Options{Logger: s.log})
+	s.fan = &fanout.Fanout{JS: s.js, Store: db, Audit: &audit.Publisher{JS: s.js}, Log: s.log}
+	s.sched, err = scheduler.NewKV(ctx, s.js, scheduler.Config{
+		Dispatcher: s.fan, Fleet: db, Results: scheduler.StoreResults{Store: db},
+		Poll: s.cfg.SchedulerPoll, Keep: s.cfg.TickKeep, Log: s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start scheduler: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
@@ -166,15 +177,13 @@ func (s *Server) startHTTP() error {
 }
 
 func (s *Server) handler() http.Handler {
-	aud := &audit.Publisher{JS: s.js}
-	fan := &fanout.Fanout{JS: s.js, Store: s.db, Audit: aud, Log: s.log}
 	var auth api.Authenticator = api.TokenAuth{Token: s.cfg.AuthToken}
 	if s.cfg.Auth == "none" {
 		auth = api.OpenAuth{}
 	}
 	a := api.New(api.Deps{
-		NC: s.nc, JS: s.js, Store: s.db, Projector: s.proj, Fanout: fan, Audit: aud,
-		Auth: auth, Log: s.log, Version: s.cfg.Version,
+		NC: s.nc, JS: s.js, Store: s.db, Projector: s.proj, Fanout: s.fan, Audit: s.fan.Audit,
+		Auth: auth, Log: s.log, Version: s.cfg.Version, Schedules: s.sched,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", a)
