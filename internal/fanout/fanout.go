@@ -90,9 +90,37 @@ func (f *Fanout) publishPlan(ctx context.Context, cmd wire.Command, plan manifes
 	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
 		return f.startRollout(ctx, cmd, plan.Rollout, now)
 	}
-	for _, subj := range Subjects(plan.Target) {
-		if err := f.publish(ctx, subj, cmd, cmd.RequestID); err != nil {
-			return err
+	return f.publishAll(ctx, Subjects(plan.Target), cmd)
+}
+
+// publishAll sends one command to many subjects with every publication in
+// flight at once: a per_pc fire can name thousands of PCs, and waiting for
+// each ack in turn would cost a round trip per PC.
+func (f *Fanout) publishAll(ctx context.Context, subjects []string, cmd wire.Command) error {
+	if len(subjects) == 1 {
+		return f.publish(ctx, subjects[0], cmd, cmd.RequestID)
+	}
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return fmt.Errorf("encode command: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout())
+	defer cancel()
+	acks := make([]jetstream.PubAckFuture, 0, len(subjects))
+	for _, subj := range subjects {
+		fut, err := f.JS.PublishAsync(subj, data, jetstream.WithMsgID(cmd.RequestID+"/"+subj))
+		if err != nil {
+			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, subj, err)
+		}
+		acks = append(acks, fut)
+	}
+	for _, fut := range acks {
+		select {
+		case <-fut.Ok():
+		case err := <-fut.Err():
+			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, fut.Msg().Subject, err)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, fut.Msg().Subject, ctx.Err())
 		}
 	}
 	return nil
