@@ -52,6 +52,7 @@ func addOperatorCommands(root *cobra.Command) {
 		newGroupsCmd(g),
 		newAuditCmd(g),
 		newScheduleCmd(g),
+		newConfigCmd(g),
 	)
 }
 
