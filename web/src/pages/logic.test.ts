@@ -100,3 +100,37 @@ describe('common', () => {
     expect(isDormant({ ...s, dormant: true }, now)).toBe(true);
   });
 });
+
+describe('readHealth (kanade server layout)', () => {
+  it('reads agents counts, broker, projector lag and results', () => {
+    const h = readHealth({
+      status: 'ok',
+      agents: { known: 3, online: 2, offline: 1, results_24h: { success: 4, failure: 1 }, dead_letters: 0 },
+      broker: { connected: true, status: 'CONNECTED' },
+      projector: { lag: { RESULTS: 0, EVENTS: 2 }, total_lag: 2 },
+    });
+    expect([h.known, h.online, h.offline]).toEqual([3, 2, 1]);
+    expect(h.results24h).toEqual([
+      ['success', 4],
+      ['failure', 1],
+    ]);
+    expect(h.components.map((c) => [c.name, c.ok])).toEqual([
+      ['broker', true],
+      ['projector', true],
+    ]);
+    expect(h.components[1].text).toContain('lag 2');
+  });
+  it('flags a disconnected broker and dead letters', () => {
+    const h = readHealth({
+      status: 'degraded',
+      agents: { known: 0, online: 0, offline: 0, dead_letters: 2 },
+      broker: { connected: false, status: 'RECONNECTING' },
+      projector: { lag: {}, total_lag: 0, error: 'boom' },
+    });
+    expect(h.components.map((c) => [c.name, c.ok])).toEqual([
+      ['broker', false],
+      ['projector', false],
+      ['dead letters', false],
+    ]);
+  });
+});

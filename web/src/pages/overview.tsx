@@ -1,5 +1,5 @@
 import { useApi, useNow } from '../lib/hooks';
-import type { Execution, Page, ScheduleItem } from '../lib/types';
+import type { Agent, Execution, Page, ScheduleItem } from '../lib/types';
 import { Link } from '../lib/router';
 import { Badge, Donut, ErrorBox, RatioBar, statusKind } from '../components';
 import { relativeTime } from '../lib/format';
@@ -60,29 +60,38 @@ export function readHealth(h: unknown): FleetHealth {
       components.push({ name, ok: typeof v === 'boolean' ? v : v === 'ok', text: String(v) });
       return;
     }
-    const st = o.status ?? o.state ?? (o.ok !== undefined ? (o.ok ? 'ok' : 'down') : o.connected !== undefined ? (o.connected ? 'connected' : 'disconnected') : undefined);
-    const lag = num(o.lag) ?? num(o.pending);
+    const raw = o.status ?? o.state;
+    const st = typeof raw === 'string' ? raw.toLowerCase() : undefined;
+    const lagMap = obj(o.lag);
+    const lag = num(o.total_lag) ?? num(o.lag) ?? num(o.pending);
     const err = typeof o.error === 'string' ? o.error : '';
-    const ok =
-      o.ok === true || st === 'ok' || st === 'connected' || st === 'running' || st === 'up'
-        ? true
-        : st === undefined
-          ? lag !== undefined
-            ? true
-            : null
-          : false;
-    const bits = [st !== undefined ? String(st) : '', lag !== undefined ? `lag ${lag}` : '', err].filter(Boolean);
+    let ok: boolean | null = null;
+    if (o.ok === true || o.connected === true || st === 'ok' || st === 'connected' || st === 'running' || st === 'up') ok = true;
+    else if (o.ok === false || o.connected === false || (st !== undefined && st !== '')) ok = false;
+    else if (lag !== undefined) ok = true;
+    const bits = [
+      st ?? (o.connected !== undefined ? (o.connected ? 'connected' : 'disconnected') : ''),
+      lag !== undefined ? `lag ${lag}` : '',
+      lagMap
+        ? Object.entries(lagMap)
+            .map(([k, n]) => `${k} ${String(n)}`)
+            .join(', ')
+        : '',
+      err,
+    ].filter(Boolean);
     components.push({ name, ok: err ? false : ok, text: bits.join(' · ') || '—' });
   };
   addComp('broker', root.broker ?? root.nats);
   const proj = root.projectors ?? root.projector;
   if (Array.isArray(proj)) proj.forEach((p, i) => addComp(`projector ${String(obj(p)?.name ?? i)}`, p));
-  else if (obj(proj) && !('status' in (proj as Obj)) && !('lag' in (proj as Obj)))
+  else if (obj(proj) && !('status' in (proj as Obj)) && !('lag' in (proj as Obj)) && !('total_lag' in (proj as Obj)))
     Object.entries(proj as Obj).forEach(([k, v]) => addComp(`projector ${k}`, v));
-  else addComp('projectors', proj);
+  else addComp('projector', proj);
   addComp('store', root.store ?? root.db ?? root.sqlite);
   addComp('scheduler', root.scheduler);
-  const r24 = root.results_24h ?? root.results ?? root.results24h;
+  const dead = num(a.dead_letters) ?? num(root.dead_letters);
+  if (dead) components.push({ name: 'dead letters', ok: false, text: `${dead} undecodable message${dead === 1 ? '' : 's'} recorded` });
+  const r24 = a.results_24h ?? root.results_24h ?? root.results ?? root.results24h;
   return {
     status: typeof root.status === 'string' ? root.status : '',
     known,
@@ -91,8 +100,47 @@ export function readHealth(h: unknown): FleetHealth {
     byOS: breakdown(a.by_os ?? root.by_os, ['os', 'name']),
     byVersion: breakdown(a.by_version ?? root.by_version ?? a.by_agent_version, ['version', 'agent_version', 'name']),
     components,
-    results24h: breakdown(r24, ['status', 'name']).filter(([, n]) => n > 0 || true),
+    results24h: breakdown(r24, ['status', 'name']),
   };
+}
+
+function countBy(items: Agent[], key: (a: Agent) => string): [string, number][] {
+  const m = new Map<string, number>();
+  for (const a of items) m.set(key(a) || '(unknown)', (m.get(key(a) || '(unknown)') ?? 0) + 1);
+  return [...m.entries()].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
+}
+
+const SMALL_FLEET = 1000;
+
+/**
+ * OS / agent-version breakdown when /api/health does not carry one: a
+ * small fleet is read in one page; a large one is counted per OS through
+ * the server-side filter (three cheap count queries).
+ */
+function useBreakdown(h: FleetHealth | null): { byOS: [string, number][]; byVersion: [string, number][] } {
+  const need = !!h && h.known > 0 && h.byOS.length === 0;
+  const small = need && (h as FleetHealth).known <= SMALL_FLEET;
+  const all = useApi<Page<Agent>>(small ? `/api/agents?limit=${SMALL_FLEET}` : null, { poll: 60000 });
+  const big = need && !small;
+  const linux = useApi<Page<Agent>>(big ? '/api/agents?os=linux&limit=1' : null, { poll: 60000 });
+  const windows = useApi<Page<Agent>>(big ? '/api/agents?os=windows&limit=1' : null, { poll: 60000 });
+  const darwin = useApi<Page<Agent>>(big ? '/api/agents?os=darwin&limit=1' : null, { poll: 60000 });
+  if (!h) return { byOS: [], byVersion: [] };
+  if (!need) return { byOS: h.byOS, byVersion: h.byVersion };
+  if (small && all.data) {
+    return { byOS: countBy(all.data.items, (a) => a.os), byVersion: h.byVersion.length ? h.byVersion : countBy(all.data.items, (a) => a.agent_version) };
+  }
+  if (big && linux.data && windows.data && darwin.data) {
+    const rows: [string, number][] = [
+      ['linux', linux.data.total],
+      ['windows', windows.data.total],
+      ['darwin', darwin.data.total],
+    ];
+    const other = h.known - rows.reduce((n, r) => n + r[1], 0);
+    if (other > 0) rows.push(['other', other]);
+    return { byOS: rows.filter((r) => r[1] > 0).sort((x, y) => y[1] - x[1]), byVersion: h.byVersion };
+  }
+  return { byOS: [], byVersion: h.byVersion };
 }
 
 function Breakdown({ title, rows, testid }: { title: string; rows: [string, number][]; testid: string }) {
@@ -120,6 +168,7 @@ export function Overview() {
   const execs = useApi<Page<Execution>>('/api/executions?limit=8', { poll: 10000 });
   const scheds = useApi<Page<ScheduleItem>>('/api/schedules?limit=500', { poll: 30000 });
   const h = health.data !== undefined ? readHealth(health.data) : null;
+  const bd = useBreakdown(h);
 
   const attention = (scheds.data?.items ?? [])
     .map((s) => {
@@ -185,8 +234,8 @@ export function Overview() {
           )}
           {h && (
             <div class="grid-2 tight">
-              <Breakdown title="By OS" rows={h.byOS} testid="health-by-os" />
-              <Breakdown title="By agent version" rows={h.byVersion} testid="health-by-version" />
+              <Breakdown title="By OS" rows={bd.byOS} testid="health-by-os" />
+              <Breakdown title="By agent version" rows={bd.byVersion} testid="health-by-version" />
             </div>
           )}
         </div>

@@ -10,9 +10,11 @@ import { EXAMPLE_SCHEDULE, isDormant, scheduleEnabled, targetText, whenText } fr
 import { manifestId, useEditorState, useManifest } from './jobs';
 
 function CoverageBar({ s }: { s: ScheduleItem }) {
-  const c = s.coverage;
-  if (!c) return <span class="muted">—</span>;
+  const raw = s.coverage;
+  if (!raw) return <span class="muted">—</span>;
+  const c = { ok: raw.ok ?? 0, failed: raw.failed ?? 0, running: raw.running ?? 0, pending: raw.pending ?? 0 };
   const total = c.ok + c.failed + c.running + c.pending;
+  if (total === 0) return <span class="muted small">no PCs</span>;
   return (
     <div class="cov" data-testid="schedule-coverage">
       <RatioBar c={{ succeeded: c.ok, failed: c.failed, running: c.running, total }} compact />
@@ -131,7 +133,17 @@ export function Schedules() {
                   </td>
                   <td class="small">{whenText(s.when)}</td>
                   <td class="hide-sm mono small">{s.mode ?? '—'}</td>
-                  <td title={absTime(s.next_fire)}>{scheduleEnabled(s) && s.next_fire ? relativeTime(s.next_fire) : '—'}</td>
+                  <td title={absTime(s.next_fire)} data-testid="schedule-next-fire">
+                    {!scheduleEnabled(s) ? (
+                      <span class="muted">disabled</span>
+                    ) : s.next_fire ? (
+                      relativeTime(s.next_fire)
+                    ) : s.mode && s.mode !== 'every_tick' ? (
+                      <span class="muted small" title="checked every minute">each minute</span>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td>
                     <CoverageBar s={s} />
                   </td>
@@ -146,7 +158,7 @@ export function Schedules() {
 }
 
 export function SchedulePage({ id }: { id: string | null }) {
-  const loaded = useManifest(id ? `/api/schedules/${encodeURIComponent(id)}` : null);
+  const loaded = useManifest(id ? `/api/schedules/${encodeURIComponent(id)}?format=yaml` : null);
   if (id && loaded.notFound) {
     return (
       <div class="page">
@@ -275,10 +287,48 @@ function Preview({ id, rev }: { id: string; rev: number }) {
             <p class="muted">No calendar fire ahead (per-PC and per-target schedules are polled every minute).</p>
           )}
           <h3>Who would fire now</h3>
-          <div data-testid="schedule-would-fire">
-            <JsonView value={data.would_fire} />
-          </div>
+          <WouldFireView w={data.would_fire} />
         </>
+      )}
+    </div>
+  );
+}
+
+interface WouldFire {
+  action?: string;
+  reason?: string;
+  pcs?: string[] | null;
+  expected?: number;
+  armed?: number;
+  suppressed?: number;
+  deadline_at?: string;
+}
+
+function WouldFireView({ w }: { w: unknown }) {
+  if (!w || typeof w !== 'object') return <JsonView value={w} />;
+  const f = w as WouldFire;
+  if (typeof f.action !== 'string') return <JsonView value={w} />;
+  const pcs = f.pcs ?? [];
+  const fires = f.action !== 'skipped' && f.action !== 'skip';
+  return (
+    <div data-testid="schedule-would-fire">
+      <p>
+        <Badge kind={fires ? 'ok' : 'neutral'}>{f.action.replace('_', ' ')}</Badge>{' '}
+        {f.reason && <span class="muted">{f.reason}</span>}
+      </p>
+      <p class="small muted">
+        expected {f.expected ?? 0} · armed {f.armed ?? 0} · suppressed {f.suppressed ?? 0}
+        {f.deadline_at ? ` · deadline ${absTime(f.deadline_at)}` : ''}
+      </p>
+      {pcs.length > 0 && (
+        <div class="chips wrap">
+          {pcs.slice(0, 50).map((pc) => (
+            <span class="chip" key={pc}>
+              {pc}
+            </span>
+          ))}
+          {pcs.length > 50 && <span class="muted small">and {pcs.length - 50} more</span>}
+        </div>
       )}
     </div>
   );
@@ -286,7 +336,7 @@ function Preview({ id, rev }: { id: string; rev: number }) {
 
 function Coverage({ id, rev }: { id: string; rev: number }) {
   const { data, error } = useApi<unknown>(`/api/schedules/${encodeURIComponent(id)}/coverage?r=${rev}`);
-  const items: { pc_id?: string; status?: string; [k: string]: unknown }[] = Array.isArray(data)
+  const items: { pc_id?: string; state?: string; status?: string; exit_code?: number; finished_at?: string }[] = Array.isArray(data)
     ? data
     : data && typeof data === 'object' && Array.isArray((data as { items?: unknown }).items)
       ? ((data as { items: [] }).items)
@@ -297,13 +347,27 @@ function Coverage({ id, rev }: { id: string; rev: number }) {
       <h2>Coverage</h2>
       <ErrorBox error={error} />
       {data !== undefined && items.length === 0 && <p class="muted">No PC in this schedule's target yet.</p>}
+      {items.length > 1000 && <p class="muted small">Showing the first 1000 of {items.length} PCs.</p>}
       {items.length > 0 && (
         <div class="chips wrap">
-          {items.slice(0, 1000).map((c, i) => (
-            <span key={String(c.pc_id ?? i)} class={`chip chip-${statusKind(String(c.status ?? ''))}`} title={String(c.status ?? '')}>
-              {String(c.pc_id ?? '?')}
-            </span>
-          ))}
+          {items.slice(0, 1000).map((c, i) => {
+            const st = String(c.state ?? c.status ?? '');
+            const tip = [st, c.exit_code !== undefined ? `exit ${c.exit_code}` : '', c.finished_at ? relativeTime(c.finished_at) : '']
+              .filter(Boolean)
+              .join(' · ');
+            return (
+              <Link
+                key={String(c.pc_id ?? i)}
+                href={`/agents/${encodeURIComponent(String(c.pc_id ?? ''))}`}
+                class={`chip chip-${statusKind(st)}`}
+                title={tip}
+                data-testid="coverage-pc"
+                data-state={st}
+              >
+                {String(c.pc_id ?? '?')}
+              </Link>
+            );
+          })}
         </div>
       )}
     </section>
@@ -313,7 +377,7 @@ function Coverage({ id, rev }: { id: string; rev: number }) {
 function Ticks({ id }: { id: string }) {
   useNow();
   const [offset, setOffset] = useState(0);
-  const { data, error } = useApi<Page<Tick>>(withQuery(`/api/schedules/${encodeURIComponent(id)}/ticks`, { limit: 50, offset }), {
+  const { data, error } = useApi<Page<Tick>>(withQuery(`/api/schedules/${encodeURIComponent(id)}/ticks`, { limit: 50, offset: offset || undefined }), {
     poll: 30000,
   });
   return (
