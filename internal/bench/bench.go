@@ -145,7 +145,7 @@ func FreeAddr() (string, error) {
 // ServerProc is a `kanade server` child with an embedded broker.
 type ServerProc struct {
 	*Proc
-	Backend
+	Backend Backend
 }
 
 // StartServer runs `kanade server` (auth off, fresh ports) on dataDir
@@ -179,7 +179,7 @@ func waitHealthy(ctx context.Context, s *ServerProc) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		resp, err := http.Get(s.HTTPURL + "/health")
+		resp, err := http.Get(s.Backend.HTTPURL + "/health")
 		if err == nil {
 			resp.Body.Close()
 			return nil
@@ -316,4 +316,49 @@ func WaitExecution(ctx context.Context, c *client.Client, jobID string, every ti
 		case <-time.After(every):
 		}
 	}
+}
+
+// Fleet is a `kanade server` child and a `kanade swarm` child (which
+// shards itself when the fd limit requires) connected to it.
+type Fleet struct {
+	Server *ServerProc
+	Swarm  *Proc
+	Agents int
+}
+
+// StartFleet starts a server on dir/server and a swarm of agents with
+// the given heartbeat interval, and waits until the swarm is ready and
+// the server counts every agent online.
+func StartFleet(ctx context.Context, bin, dir string, agents int, hb time.Duration, swarmArgs ...string) (*Fleet, error) {
+	srv, err := StartServer(ctx, bin, filepath.Join(dir, "server"))
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{Server: srv, Agents: agents}
+	args := append([]string{"swarm", "--agents", strconv.Itoa(agents), "--nats-url", srv.Backend.NATSURL,
+		"--heartbeat-interval", hb.String()}, swarmArgs...)
+	if f.Swarm, err = StartProc(bin, args...); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := f.Swarm.WaitLine(rctx, "kanade swarm: ready"); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	if err := WaitOnline(ctx, srv.Backend.Client(), agents, 2*time.Minute); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Stop ends the swarm first, so the server does not log a fleet of
+// disconnects while shutting down.
+func (f *Fleet) Stop() {
+	if f.Swarm != nil {
+		f.Swarm.Stop()
+	}
+	f.Server.Stop()
 }
