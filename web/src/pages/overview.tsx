@@ -72,8 +72,9 @@ export function readHealth(h: unknown): FleetHealth {
     const bits = [
       st ?? (o.connected !== undefined ? (o.connected ? 'connected' : 'disconnected') : ''),
       lag !== undefined ? `lag ${lag}` : '',
-      lagMap
+      lagMap && (lag ?? 0) > 0
         ? Object.entries(lagMap)
+            .filter(([, n]) => typeof n === 'number' && n > 0)
             .map(([k, n]) => `${k} ${String(n)}`)
             .join(', ')
         : '',
@@ -258,7 +259,8 @@ export function Overview() {
             <>
               <h3>Results, last 24 h</h3>
               <div class="chips" data-testid="health-results-24h">
-                {h.results24h.map(([k, n]) => (
+                {h.results24h.every(([, n]) => n === 0) && <span class="muted">none</span>}
+                {h.results24h.filter(([, n]) => n > 0).map(([k, n]) => (
                   <span class={`chip chip-${statusKind(k)}`} key={k}>
                     {k} <b>{n}</b>
                   </span>
