@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,78 @@ func leaderTicks(t testing.TB, s *server) int {
 	var ticks store.Page[store.Tick]
 	s.api(t, "GET", "/api/schedules/ha-once/ticks", nil, &ticks)
 	return len(ticks.Items)
+}
+
+func TestScheduleAPI(t *testing.T) {
+	s := startServer(t)
+	startAgent(t, s, "api-pc")
+	waitOnline(t, s, "api-pc")
+	applyJob(t, s, "nightly", "echo nightly", "1m")
+
+	bad := []struct {
+		name, yaml, path string
+	}{
+		{"typo in when", "id: s1\njob_id: nightly\nwhen: {per_pc: {evry: 1h}}\ntarget: {all: true}\n", "when.per_pc.evry"},
+		{"missing job", "id: s1\njob_id: ghost\nwhen: {per_pc: once}\ntarget: {all: true}\n", "job_id"},
+		{"bad day", "id: s1\njob_id: nightly\nwhen: {calendar: {at: \"09:00\", days: [funday]}}\ntarget: {all: true}\n", "when.calendar.days[0]"},
+		{"per_target on agent", "id: s1\njob_id: nightly\nwhen: {per_target: once}\nruns_on: agent\ntarget: {all: true}\n", "when.per_target"},
+		{"empty target", "id: s1\njob_id: nightly\nwhen: {per_pc: once}\ntarget: {}\n", "target"},
+	}
+	for _, tc := range bad {
+		var e apiError
+		if code := s.api(t, "POST", "/api/schedules", tc.yaml, &e); code != 400 || !contains(e.paths(), tc.path) {
+			t.Errorf("%s: status %d, paths %v, want 400 naming %s", tc.name, code, e.paths(), tc.path)
+		}
+	}
+
+	past := applySchedule(t, s, "id: long-ago\njob_id: nightly\nwhen: {calendar: {at: \"2020-01-01 09:00\"}}\ntarget: {all: true}\n")
+	if w, _ := past["warnings"].([]any); len(w) != 1 || !strings.Contains(fmt.Sprint(w[0]), "never fire") {
+		t.Fatalf("past one-shot: warnings %v", past["warnings"])
+	}
+
+	cal := applySchedule(t, s, "id: weekday-nine\njob_id: nightly\nwhen: {calendar: {at: \"09:00\", days: [mon-fri]}}\ntz: Asia/Tokyo\ntarget: {all: true}\n")
+	if cal["next_fire"] == nil {
+		t.Fatalf("calendar schedule has no next_fire: %v", cal)
+	}
+	var preview struct {
+		Next      []string       `json:"next"`
+		WouldFire map[string]any `json:"would_fire"`
+	}
+	s.api(t, "GET", "/api/schedules/weekday-nine/preview?count=3", nil, &preview)
+	if len(preview.Next) != 3 {
+		t.Fatalf("preview: %+v", preview)
+	}
+	for _, ts := range preview.Next {
+		at, err := time.Parse(time.RFC3339, ts)
+		tokyo, _ := time.LoadLocation("Asia/Tokyo")
+		if err != nil || at.In(tokyo).Hour() != 9 || at.In(tokyo).Weekday() == time.Saturday || at.In(tokyo).Weekday() == time.Sunday {
+			t.Fatalf("preview time %s is not a weekday 09:00 in Tokyo", ts)
+		}
+	}
+
+	applySchedule(t, s, "id: per-pc\njob_id: nightly\nwhen: {per_pc: once}\ntarget: {all: true}\n")
+	s.api(t, "GET", "/api/schedules/per-pc/preview", nil, &preview)
+	if fmt.Sprint(preview.WouldFire["pcs"]) != "[api-pc]" {
+		t.Fatalf("would_fire: %v", preview.WouldFire)
+	}
+	var row map[string]any
+	s.api(t, "POST", "/api/schedules/per-pc/disable", nil, &row)
+	if row["enabled"] != false {
+		t.Fatalf("disable: %v", row)
+	}
+	s.api(t, "GET", "/api/schedules/per-pc", nil, &row)
+	if row["enabled"] != false {
+		t.Fatalf("after disable: %v", row)
+	}
+	if code := s.api(t, "DELETE", "/api/jobs/nightly", nil, nil); code != 409 {
+		t.Fatalf("deleting a job in use: %d, want 409", code)
+	}
+	testutil.CheckFor(t, 10*time.Second, 200*time.Millisecond, func() error {
+		var audit store.Page[store.AuditEntry]
+		s.api(t, "GET", "/api/audit?action=schedule.disable", nil, &audit)
+		if audit.Total != 1 || audit.Items[0].Target != "per-pc" {
+			return fmt.Errorf("audit %+v", audit)
+		}
+		return nil
+	})
 }
