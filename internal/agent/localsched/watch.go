@@ -13,10 +13,13 @@ import (
 	"github.com/kanade-dev/kanade/internal/wire"
 )
 
+// applyFunc applies one KV change with t.mu held.
+type applyFunc func(key string, value []byte, deleted bool)
+
 // watch mirrors one bucket into the cache for the life of ctx, re-opening
 // the watch whenever it cannot be opened or ends: the broker may be gone
 // for hours and the cache keeps serving meanwhile.
-func (t *Ticker) watch(ctx context.Context, bucket string, apply func(jetstream.KeyValueEntry)) {
+func (t *Ticker) watch(ctx context.Context, bucket string, apply applyFunc) {
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
 		err := t.watchOnce(ctx, bucket, apply)
@@ -33,7 +36,7 @@ func (t *Ticker) watch(ctx context.Context, bucket string, apply func(jetstream.
 	}
 }
 
-func (t *Ticker) watchOnce(ctx context.Context, bucket string, apply func(jetstream.KeyValueEntry)) error {
+func (t *Ticker) watchOnce(ctx context.Context, bucket string, apply applyFunc) error {
 	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	kv, err := t.cfg.JS.KeyValue(octx, bucket)
 	cancel()
@@ -64,7 +67,7 @@ func (t *Ticker) watchOnce(ctx context.Context, bucket string, apply func(jetstr
 				present[e.Key()] = true
 			}
 			t.mu.Lock()
-			apply(e)
+			apply(e.Key(), e.Value(), e.Operation() != jetstream.KeyValuePut)
 			if !initial {
 				t.saveLocked()
 			}
@@ -99,14 +102,13 @@ func (t *Ticker) reconcile(bucket string, present map[string]bool) {
 
 // applySchedule caches agent-side schedules only; targeting is judged at
 // tick time because the agent's groups change live.
-func (t *Ticker) applySchedule(e jetstream.KeyValueEntry) {
-	id := e.Key()
-	if e.Operation() != jetstream.KeyValuePut {
+func (t *Ticker) applySchedule(id string, value []byte, deleted bool) {
+	if deleted {
 		delete(t.st.Schedules, id)
 		t.syncJobsLocked()
 		return
 	}
-	s, err := manifest.ReadSchedule(e.Value())
+	s, err := manifest.ReadSchedule(value)
 	if err != nil {
 		t.cfg.Log.Error("corrupt schedule in KV; skipped", "id", id, "err", err)
 		delete(t.st.Schedules, id)
@@ -116,7 +118,7 @@ func (t *Ticker) applySchedule(e jetstream.KeyValueEntry) {
 		delete(t.st.Schedules, id)
 		return
 	}
-	t.st.Schedules[id] = json.RawMessage(slices.Clone(e.Value()))
+	t.st.Schedules[id] = json.RawMessage(slices.Clone(value))
 	if _, seen := t.st.Cursor[id]; !seen {
 		// A schedule first seen now may fire the current minute but must
 		// not catch up on minutes from before it existed here.
@@ -125,14 +127,13 @@ func (t *Ticker) applySchedule(e jetstream.KeyValueEntry) {
 	t.syncJobsLocked()
 }
 
-func (t *Ticker) applyJob(e jetstream.KeyValueEntry) {
-	id := e.Key()
-	if e.Operation() != jetstream.KeyValuePut {
+func (t *Ticker) applyJob(id string, value []byte, deleted bool) {
+	if deleted {
 		delete(t.allJobs, id)
 		delete(t.st.Jobs, id)
 		return
 	}
-	t.allJobs[id] = json.RawMessage(slices.Clone(e.Value()))
+	t.allJobs[id] = json.RawMessage(slices.Clone(value))
 	t.syncJobsLocked()
 }
 
