@@ -317,9 +317,15 @@ func measureRaw(ctx context.Context, dir string, rs []wire.ExecResult, batch int
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	rows := rawRows(rs)
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
 	start := time.Now()
 	for lo := 0; lo < len(rows); lo += batch {
-		if err := rawTx(ctx, db, rows[lo:min(lo+batch, len(rows))]); err != nil {
+		if err := rawTx(ctx, db, stmts, rows[lo:min(lo+batch, len(rows))]); err != nil {
 			return 0, err
 		}
 	}
@@ -358,7 +364,20 @@ func rawRows(rs []wire.ExecResult) [][]any {
 // rawChunk keeps each statement under SQLite's bound-variable limit.
 const rawChunk = 500
 
-func rawTx(ctx context.Context, db *sql.DB, rows [][]any) error {
+// rawTx writes rows in one transaction; statements are prepared once per
+// VALUES-list length (outside any transaction: the pool has one
+// connection) so parsing is not counted against the limit.
+func rawTx(ctx context.Context, db *sql.DB, stmts map[int]*sql.Stmt, rows [][]any) error {
+	for lo := 0; lo < len(rows); lo += rawChunk {
+		n := min(rawChunk, len(rows)-lo)
+		if stmts[n] == nil {
+			st, err := db.PrepareContext(ctx, rawInsert(n))
+			if err != nil {
+				return fmt.Errorf("raw prepare: %w", err)
+			}
+			stmts[n] = st
+		}
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("raw begin: %w", err)
@@ -370,7 +389,7 @@ func rawTx(ctx context.Context, db *sql.DB, rows [][]any) error {
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
-		if _, err := tx.ExecContext(ctx, rawInsert(len(chunk)), args...); err != nil {
+		if _, err := tx.StmtContext(ctx, stmts[len(chunk)]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("raw insert: %w", err)
 		}
 	}

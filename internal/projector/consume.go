@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,10 +50,42 @@ func (p *Projector) consumerConfig(s streamSpec) jetstream.ConsumerConfig {
 	}
 }
 
-// consume runs one stream's fetch → apply → commit → ack loop until ctx
-// ends. A consumer that disappears (deleted, broker restart) is re-created;
-// with DeliverAll a re-created consumer replays, which is harmless.
+// fetched is one decoded batch waiting to be applied.
+type fetched struct {
+	msgs  []jetstream.Msg
+	batch *store.Batch
+	last  jetstream.Msg // highest stream sequence: its ack (AckAll) covers the batch
+}
+
+// consume runs one stream's fetch → apply → commit → ack pipeline until
+// ctx ends. Fetching and decoding the next batch overlaps with applying
+// the current one, so the single SQLite writer is never idle waiting on
+// the broker; batches are applied and acked strictly in order, so an ack
+// (AckAll: everything up to its sequence) never covers an uncommitted
+// message.
 func (p *Projector) consume(ctx context.Context, s streamSpec) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan fetched, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.fetchLoop(ctx, s, ready) })
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-ready:
+			if !p.applyWithRetry(ctx, s, f) {
+				return // ctx ended before the batch committed: not acked, redelivered later
+			}
+		}
+	}
+}
+
+// fetchLoop fetches and decodes batches into ready until ctx ends. A
+// consumer that disappears (deleted, broker restart) is re-created; with
+// DeliverAll a re-created consumer replays, which is harmless.
+func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fetched) {
 	log := p.log.With("stream", s.stream)
 	var cons jetstream.Consumer
 	var backoff time.Duration
@@ -74,8 +107,14 @@ func (p *Projector) consume(ctx context.Context, s streamSpec) {
 			sleep(ctx, p.opts.RetryMin)
 			continue
 		}
-		if len(msgs) > 0 && !p.applyWithRetry(ctx, s, msgs) {
-			return // ctx ended before the batch committed: not acked, redelivered later
+		if len(msgs) == 0 {
+			continue
+		}
+		b, last := p.buildBatch(s, msgs)
+		select {
+		case ready <- fetched{msgs: msgs, batch: b, last: last}:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -94,8 +133,8 @@ func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, er
 
 // applyWithRetry commits the batch, retrying DB errors with backoff, then
 // acks it. It returns false only when ctx ended first.
-func (p *Projector) applyWithRetry(ctx context.Context, s streamSpec, msgs []jetstream.Msg) bool {
-	b, last := p.buildBatch(s, msgs)
+func (p *Projector) applyWithRetry(ctx context.Context, s streamSpec, f fetched) bool {
+	b, last, msgs := f.batch, f.last, f.msgs
 	var backoff time.Duration
 	for {
 		touched, err := p.st.Apply(ctx, b)

@@ -96,10 +96,10 @@ func (s *Store) Apply(ctx context.Context, b *Batch) ([]string, error) {
 	var touched []string
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		d := deltas{}
-		if err := applyStarted(ctx, tx, b.Started, d); err != nil {
+		if err := applyStarted(ctx, s, tx, b.Started, d); err != nil {
 			return err
 		}
-		if err := applyResults(ctx, tx, b.Results, d); err != nil {
+		if err := applyResults(ctx, s, tx, b.Results, d); err != nil {
 			return err
 		}
 		execs, err := applyAudit(ctx, tx, b.Audit)
@@ -124,142 +124,119 @@ func (s *Store) Apply(ctx context.Context, b *Batch) ([]string, error) {
 	return touched, nil
 }
 
-type resultStmts struct {
-	status, insertStarted, fillTimeout, insert, update *sql.Stmt
-}
-
-func prepareResultStmts(ctx context.Context, tx *sql.Tx) (*resultStmts, error) {
-	var s resultStmts
-	var err error
-	prep := func(q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var st *sql.Stmt
-		st, err = tx.PrepareContext(ctx, q)
-		return st
-	}
-	s.status = prep(`SELECT status FROM execution_results WHERE result_id = ?`)
-	s.insertStarted = prep(`INSERT INTO execution_results
-		(result_id, request_id, exec_id, job_id, pc_id, status, started_at, recorded_at, timeout_secs, lost_after)
-		VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`)
-	// A late started event only contributes what the result lacks, so the
-	// row is the same whichever stream a replay reads first.
-	s.fillTimeout = prep(`UPDATE execution_results SET timeout_secs = ? WHERE result_id = ? AND timeout_secs IS NULL`)
-	s.insert = prep(`INSERT INTO execution_results
-		(result_id, request_id, exec_id, job_id, version, pc_id, status, exit_code, skip_reason,
-		 timed_out, killed, stdout, stderr, stdout_truncated, stderr_truncated, started_at, finished_at, recorded_at)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)`)
-	s.update = prep(`UPDATE execution_results SET request_id=?2, exec_id=?3, job_id=?4, version=?5, pc_id=?6,
-		status=?7, exit_code=?8, skip_reason=?9, timed_out=?10, killed=?11, stdout=?12, stderr=?13,
-		stdout_truncated=?14, stderr_truncated=?15, started_at=?16, finished_at=?17, recorded_at=?18,
-		lost_after=NULL WHERE result_id=?1`)
+// currentStatuses returns the stored status of every result row among
+// ids in one indexed query, instead of one lookup per message.
+func currentStatuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]string, error) {
+	js, err := json.Marshal(ids)
 	if err != nil {
-		return nil, fmt.Errorf("prepare result statements: %w", err)
+		return nil, fmt.Errorf("encode result ids: %w", err)
 	}
-	return &s, nil
-}
-
-func (s *resultStmts) close() {
-	for _, st := range []*sql.Stmt{s.status, s.insertStarted, s.fillTimeout, s.insert, s.update} {
-		if st != nil {
-			st.Close()
+	rows, err := tx.QueryContext(ctx, `SELECT result_id, status FROM execution_results
+		WHERE result_id IN (SELECT value FROM json_each(?))`, string(js))
+	if err != nil {
+		return nil, fmt.Errorf("read result statuses: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]string, len(ids))
+	for rows.Next() {
+		var id, st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, fmt.Errorf("read result statuses: %w", err)
 		}
+		out[id] = st
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read result statuses: %w", err)
+	}
+	return out, nil
 }
 
-// currentStatus returns the stored status of a result row, "" if none.
-func (s *resultStmts) currentStatus(ctx context.Context, id string) (string, error) {
-	var st string
-	err := s.status.QueryRowContext(ctx, id).Scan(&st)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return st, err
-}
-
-func applyStarted(ctx context.Context, tx *sql.Tx, msgs []StartedMsg, d deltas) error {
+func applyStarted(ctx context.Context, s *Store, tx *sql.Tx, msgs []StartedMsg, d deltas) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	stmts, err := prepareResultStmts(ctx, tx)
+	ids := make([]string, len(msgs))
+	for i := range msgs {
+		ids[i] = msgs[i].ResultID
+	}
+	cur, err := currentStatuses(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-	defer stmts.close()
+	var fresh [][]any
 	for _, m := range msgs {
-		if err := applyOneStarted(ctx, stmts, m, d); err != nil {
-			return fmt.Errorf("project started %s: %w", m.ResultID, err)
+		timeout := sql.NullInt64{Int64: m.TimeoutSecs, Valid: m.TimeoutSecs > 0}
+		if cur[m.ResultID] != "" {
+			// Duplicate, or the result got here first: never revert it. A
+			// late started event only contributes what the result lacks,
+			// so the row is the same whichever stream a replay reads first.
+			if timeout.Valid {
+				if err := s.exec(ctx, tx, sqlFillTimeout, timeout, m.ResultID); err != nil {
+					return fmt.Errorf("project started %s: %w", m.ResultID, err)
+				}
+			}
+			continue
 		}
+		cur[m.ResultID] = ResultRunning
+		fresh = append(fresh, []any{m.ResultID, m.RequestID, m.ExecID, m.JobID, m.PCID,
+			ts(m.StartedAt), ts(m.RecordedAt), timeout, ts(m.LostAfter)})
+		d.add(m.ExecID, ResultRunning, 1)
+	}
+	if err := s.insertRows(ctx, tx, startedInsert, fresh); err != nil {
+		return fmt.Errorf("project started events: %w", err)
 	}
 	return nil
 }
 
-func applyOneStarted(ctx context.Context, s *resultStmts, m StartedMsg, d deltas) error {
-	cur, err := s.currentStatus(ctx, m.ResultID)
-	if err != nil {
-		return err
-	}
-	timeout := sql.NullInt64{Int64: m.TimeoutSecs, Valid: m.TimeoutSecs > 0}
-	if cur != "" {
-		// Duplicate, or the result got here first: never revert it.
-		if timeout.Valid {
-			_, err = s.fillTimeout.ExecContext(ctx, timeout, m.ResultID)
-		}
-		return err
-	}
-	if _, err := s.insertStarted.ExecContext(ctx, m.ResultID, m.RequestID, m.ExecID, m.JobID, m.PCID,
-		ts(m.StartedAt), ts(m.RecordedAt), timeout, ts(m.LostAfter)); err != nil {
-		return err
-	}
-	d.add(m.ExecID, ResultRunning, 1)
-	return nil
-}
-
-func applyResults(ctx context.Context, tx *sql.Tx, msgs []ResultMsg, d deltas) error {
+// applyResults finishes (or creates) rows. Only a missing, running or lost
+// row may be finished, so each result_id moves the counters exactly once;
+// a lost row overwritten by its real result moves lost back. Statuses are
+// read for the whole batch at once and new rows go in with multi-row
+// INSERTs; the rare finish of an existing row is one UPDATE each.
+func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d deltas) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	stmts, err := prepareResultStmts(ctx, tx)
+	ids := make([]string, len(msgs))
+	for i := range msgs {
+		ids[i] = msgs[i].ResultID
+	}
+	cur, err := currentStatuses(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-	defer stmts.close()
-	for _, m := range msgs {
-		if err := applyOneResult(ctx, stmts, m, d); err != nil {
-			return fmt.Errorf("project result %s: %w", m.ResultID, err)
+	var fresh [][]any
+	for i := range msgs {
+		m := &msgs[i]
+		was := cur[m.ResultID]
+		if was != "" && was != ResultRunning && was != ResultLost {
+			continue // already finished: redelivery, replay, or a duplicate in this batch
 		}
+		r := &m.ExecResult
+		status := ResultStatus(r)
+		cur[m.ResultID] = status
+		args := resultArgs(m, status)
+		if was == "" {
+			fresh = append(fresh, args)
+		} else {
+			if err := s.exec(ctx, tx, sqlFinishResult, args...); err != nil {
+				return fmt.Errorf("project result %s: %w", m.ResultID, err)
+			}
+			d.add(r.ExecID, was, -1)
+		}
+		d.add(r.ExecID, status, 1)
+	}
+	if err := s.insertRows(ctx, tx, resultInsert, fresh); err != nil {
+		return fmt.Errorf("project results: %w", err)
 	}
 	return nil
 }
 
-// applyOneResult finishes (or creates) the row. Only a running or lost row
-// may be finished, so each result_id moves the counters exactly once; a
-// lost row overwritten by its real result moves lost back.
-func applyOneResult(ctx context.Context, s *resultStmts, m ResultMsg, d deltas) error {
-	cur, err := s.currentStatus(ctx, m.ResultID)
-	if err != nil {
-		return err
-	}
-	if cur != "" && cur != ResultRunning && cur != ResultLost {
-		return nil // already finished: redelivery or replay
-	}
+func resultArgs(m *ResultMsg, status string) []any {
 	r := &m.ExecResult
-	status := ResultStatus(r)
-	args := []any{r.ResultID, r.RequestID, r.ExecID, r.JobID, r.Version, r.PCID, status, r.ExitCode,
+	return []any{r.ResultID, r.RequestID, r.ExecID, r.JobID, r.Version, r.PCID, status, r.ExitCode,
 		r.SkipReason, r.TimedOut, r.Killed, r.Stdout, r.Stderr, r.StdoutTruncated, r.StderrTruncated,
 		tsPtr(&r.StartedAt), tsPtr(&r.FinishedAt), ts(m.RecordedAt)}
-	if cur == "" {
-		_, err = s.insert.ExecContext(ctx, args...)
-	} else {
-		_, err = s.update.ExecContext(ctx, args...)
-		d.add(r.ExecID, cur, -1)
-	}
-	if err != nil {
-		return err
-	}
-	d.add(r.ExecID, status, 1)
-	return nil
 }
 
 func applyDeltas(ctx context.Context, tx *sql.Tx, d deltas) error {

@@ -36,8 +36,9 @@ type Options struct {
 
 // Store is the projection database.
 type Store struct {
-	w *sql.DB // exactly one connection: writes are serialized here
-	r *sql.DB // read pool
+	w     *sql.DB // exactly one connection: writes are serialized here
+	r     *sql.DB // read pool
+	stmts stmtCache
 }
 
 // projectionTables are dropped by Reset; schedule_ticks (not rebuildable)
@@ -72,9 +73,14 @@ func OpenWith(path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.stmts.prepare(context.Background(), w); err != nil {
+		w.Close()
+		return nil, err
+	}
 	// The read pool opens after migration so WAL mode is already set.
 	r, err := sql.Open("sqlite", dsn(path, o, true))
 	if err != nil {
+		s.stmts.close()
 		w.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
@@ -106,6 +112,7 @@ func dsn(path string, o Options, readOnly bool) string {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
