@@ -153,6 +153,7 @@ async function api(req, res, url) {
   }
   const p = url.pathname;
   let m;
+  if (p === '/api/whoami' && process.env.MOCK_ROLE) return send(res, 200, { name: 'mock', role: process.env.MOCK_ROLE });
   if (p === '/api/health') {
     const online = agents.filter((a) => a.online).length;
     const by = (k) => agents.reduce((o, a) => ((o[a[k]] = (o[a[k]] ?? 0) + 1), o), {});

@@ -6,6 +6,7 @@ import type { Agent, Page, Result } from '../lib/types';
 import { absTime, elapsed, formatBytes, relativeTime } from '../lib/format';
 import { Badge, CopyBlock, Empty, ErrorBox, Loading, Pager, StatusDot, statusKind } from '../components';
 import { JsonView } from '../json';
+import { useCanOperate } from '../lib/me';
 import { groupNames } from './common';
 
 const LIMIT = 50;
@@ -186,6 +187,7 @@ export function AgentDetail({ pc }: { pc: string }) {
   const inv = useApi<unknown>(`/api/inventory/${encodeURIComponent(pc)}`);
   const eff = useApi<unknown>(`${base}/effective-config`);
   const groups = useApi<unknown>('/api/groups');
+  const canOperate = useCanOperate();
 
   if (isStatus(agent.error, 404)) {
     return (
@@ -241,7 +243,7 @@ export function AgentDetail({ pc }: { pc: string }) {
               </dd>
             </dl>
           </div>
-          <GroupsEditor pc={pc} groups={a.groups ?? []} known={groupNames(groups.data)} onSaved={agent.reload} />
+          <GroupsEditor pc={pc} groups={a.groups ?? []} known={groupNames(groups.data)} onSaved={agent.reload} readOnly={!canOperate} />
         </div>
       )}
       <section class="card">
@@ -303,12 +305,24 @@ export function AgentDetail({ pc }: { pc: string }) {
           )}
         </section>
       </div>
-      <DeleteAgent pc={pc} />
+      {canOperate && <DeleteAgent pc={pc} />}
     </div>
   );
 }
 
-function GroupsEditor({ pc, groups, known, onSaved }: { pc: string; groups: string[]; known: string[]; onSaved: () => void }) {
+function GroupsEditor({
+  pc,
+  groups,
+  known,
+  onSaved,
+  readOnly,
+}: {
+  pc: string;
+  groups: string[];
+  known: string[];
+  onSaved: () => void;
+  readOnly?: boolean;
+}) {
   const [list, setList] = useState<string[]>(groups);
   const [add, setAdd] = useState('');
   const [busy, setBusy] = useState(false);
@@ -352,6 +366,7 @@ function GroupsEditor({ pc, groups, known, onSaved }: { pc: string; groups: stri
           <span class="tag tag-edit" key={g} data-testid="agent-group">
             {g}
             <button
+              hidden={readOnly}
               aria-label={`Remove ${g}`}
               onClick={() => {
                 setList(list.filter((x) => x !== g));
@@ -363,7 +378,7 @@ function GroupsEditor({ pc, groups, known, onSaved }: { pc: string; groups: stri
           </span>
         ))}
       </div>
-      <div class="row">
+      <div class="row" hidden={readOnly}>
         <input
           list="group-names-edit"
           placeholder="Add a group"

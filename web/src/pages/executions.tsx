@@ -4,6 +4,7 @@ import { isStatus, useApi, useNow } from '../lib/hooks';
 import { Link, navigate, setQuery, useQuery } from '../lib/router';
 import type { Execution, ExecutionDetail as Detail, Page, Result } from '../lib/types';
 import { absTime, elapsed, relativeTime } from '../lib/format';
+import { useCanOperate } from '../lib/me';
 import { Badge, Empty, ErrorBox, Loading, Pager, RatioBar, statusKind } from '../components';
 import { execCounts, execDone, isFinal, targetText } from './common';
 
@@ -109,16 +110,35 @@ export function Executions() {
 
 /** Merge one result into the list: same result_id replaces; a real row replaces the PC's pending row. */
 export function mergeResult(list: Result[], r: Result): Result[] {
-  const out: Result[] = [];
-  let placed = false;
-  for (const x of list) {
-    const same = (r.result_id && x.result_id === r.result_id) || (x.pc_id === r.pc_id && (x.status === 'pending' || !x.result_id));
-    if (same) {
-      if (!placed) out.push(r);
-      placed = true;
-    } else out.push(x);
+  return mergeResults(list, [r]);
+}
+
+/**
+ * Merge a batch of streamed results in O(list + batch): a row with the same
+ * result_id is replaced; a PC's pending (id-less) row is replaced by its
+ * first real result; anything else is appended.
+ */
+export function mergeResults(list: Result[], batch: Result[]): Result[] {
+  if (batch.length === 0) return list;
+  const out = list.slice();
+  const byID = new Map<string, number>();
+  const pendingByPC = new Map<string, number>();
+  out.forEach((x, i) => {
+    if (x.result_id) byID.set(x.result_id, i);
+    else if (!pendingByPC.has(x.pc_id)) pendingByPC.set(x.pc_id, i);
+  });
+  for (const r of batch) {
+    let i = r.result_id ? byID.get(r.result_id) : undefined;
+    if (i === undefined) {
+      i = pendingByPC.get(r.pc_id);
+      if (i !== undefined) pendingByPC.delete(r.pc_id);
+    }
+    if (i === undefined) {
+      i = out.length;
+      out.push(r);
+    } else out[i] = r;
+    if (r.result_id) byID.set(r.result_id, i);
   }
-  if (!placed) out.push(r);
   return out;
 }
 
@@ -132,10 +152,20 @@ function useExecution(id: string) {
   const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState<LiveState>('connecting');
   const finalRef = useRef(false);
+  // Streamed results are applied in batches (a 10 000-PC exec sends a lot).
+  const queue = useRef<Result[]>([]);
+  const timer = useRef(0);
+  const flush = () => {
+    timer.current = 0;
+    const batch = queue.current;
+    queue.current = [];
+    if (batch.length) setResults((list) => mergeResults(list, batch));
+  };
 
   const load = async (signal?: AbortSignal) => {
     const d = await api<Detail>(`/api/executions/${encodeURIComponent(id)}`, { signal });
     setExec(d.execution);
+    queue.current = [];
     setResults(d.results ?? []);
     finalRef.current = isFinal(d.execution.status);
     return d;
@@ -179,8 +209,8 @@ function useExecution(id: string) {
         });
         es.addEventListener('result', (ev) => {
           try {
-            const r = JSON.parse((ev as MessageEvent).data) as Result;
-            setResults((list) => mergeResult(list, r));
+            queue.current.push(JSON.parse((ev as MessageEvent).data) as Result);
+            if (!timer.current) timer.current = window.setTimeout(flush, 200);
           } catch {
             /* ignore */
           }
@@ -209,6 +239,9 @@ function useExecution(id: string) {
       ctl.abort();
       es?.close();
       if (poll) window.clearInterval(poll);
+      if (timer.current) window.clearTimeout(timer.current);
+      timer.current = 0;
+      queue.current = [];
     };
   }, [id]);
 
@@ -222,6 +255,7 @@ export function ExecutionDetail({ id }: { id: string }) {
   const [killErr, setKillErr] = useState('');
   const [killing, setKilling] = useState(false);
   const [shown, setShown] = useState(200);
+  const canOperate = useCanOperate();
 
   const sorted = useMemo(
     // Stable order (by PC) so rows fill in place as results arrive; the
@@ -324,9 +358,11 @@ export function ExecutionDetail({ id }: { id: string }) {
           </div>
         </div>
         <div class="exec-actions">
+          {canOperate && (
           <button class="btn btn-danger" disabled={final || killing} onClick={kill} data-testid="exec-kill">
             {killing ? 'Killing…' : 'Kill'}
           </button>
+          )}
           {killErr && <span class="error-text">{killErr}</span>}
         </div>
       </div>

@@ -5,6 +5,7 @@ import { Link, navigate, useQuery } from '../lib/router';
 import type { ExecAnswer, Job, Page } from '../lib/types';
 import { parseDuration, splitList } from '../lib/format';
 import { toYaml } from '../lib/toyaml';
+import { useCanOperate } from '../lib/me';
 import { CopyBlock, Empty, ErrorBox, FieldErrors, Loading, locateErrors, selectLine, YamlEditor, type LocatedError } from '../components';
 import { EXAMPLE_JOB, groupNames } from './common';
 
@@ -181,6 +182,7 @@ function JobEditor({ id, initial }: { id: string | null; initial: string }) {
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState('');
   const q = useQuery();
+  const canOperate = useCanOperate();
 
   const send = async (validateOnly: boolean) => {
     setBusy(true);
@@ -218,7 +220,7 @@ function JobEditor({ id, initial }: { id: string | null; initial: string }) {
         <div class="split-main">
           <YamlEditor value={ed.text} onInput={ed.setText} errorLines={ed.errorLines} testid="job-editor" textareaRef={ta} />
           <div class="row">
-            <button class="btn btn-primary" disabled={busy} onClick={() => send(false)} data-testid="job-save">
+            <button class="btn btn-primary" disabled={busy || !canOperate} onClick={() => send(false)} data-testid="job-save">
               {busy ? 'Saving…' : id ? 'Save' : 'Create job'}
             </button>
             <button class="btn" disabled={busy} onClick={() => send(true)} data-testid="job-validate">
@@ -251,8 +253,16 @@ function JobEditor({ id, initial }: { id: string | null; initial: string }) {
           </details>
         </div>
         <div class="split-side">
-          {id ? <RunPanel jobId={id} /> : <p class="muted">Save the job to run it.</p>}
-          {id && <DeleteJob id={id} />}
+          {!canOperate ? (
+            <p class="muted" data-testid="viewer-note">
+              Your role (viewer) can read jobs but not change or run them.
+            </p>
+          ) : id ? (
+            <RunPanel jobId={id} />
+          ) : (
+            <p class="muted">Save the job to run it.</p>
+          )}
+          {id && canOperate && <DeleteJob id={id} />}
         </div>
       </div>
     </div>

@@ -134,3 +134,21 @@ describe('readHealth (kanade server layout)', () => {
     ]);
   });
 });
+
+import { mergeResults } from './executions';
+describe('mergeResults', () => {
+  it('applies a batch in order, latest wins', () => {
+    const list = [r('a', 'pending'), r('b', 'pending'), r('c', 'success', 'rc')];
+    const out = mergeResults(list, [r('a', 'running', 'ra'), r('a', 'success', 'ra'), r('b', 'failure', 'rb'), r('d', 'success', 'rd')]);
+    expect(out.map((x) => `${x.pc_id}:${x.status}`)).toEqual(['a:success', 'b:failure', 'c:success', 'd:success']);
+  });
+  it('handles 10 000 rows quickly', () => {
+    const list = Array.from({ length: 10000 }, (_, i) => r(`pc-${i}`, 'pending'));
+    const batch = Array.from({ length: 10000 }, (_, i) => r(`pc-${i}`, 'success', `id-${i}`));
+    const t0 = performance.now();
+    const out = mergeResults(list, batch);
+    expect(out).toHaveLength(10000);
+    expect(out.every((x) => x.status === 'success')).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+});

@@ -4,6 +4,7 @@ import { isStatus, useApi, useNow } from '../lib/hooks';
 import { Link, navigate, useQuery } from '../lib/router';
 import type { Page, ScheduleItem, Tick } from '../lib/types';
 import { absTime, relativeTime } from '../lib/format';
+import { useCanOperate } from '../lib/me';
 import { Badge, CopyBlock, Empty, ErrorBox, FieldErrors, Loading, RatioBar, selectLine, statusKind, YamlEditor } from '../components';
 import { JsonView } from '../json';
 import { EXAMPLE_SCHEDULE, isDormant, scheduleEnabled, targetText, whenText } from './common';
@@ -26,6 +27,7 @@ function CoverageBar({ s }: { s: ScheduleItem }) {
 }
 
 function EnabledToggle({ s, onChanged }: { s: ScheduleItem; onChanged: () => void }) {
+  const canOperate = useCanOperate();
   const [on, setOn] = useState(scheduleEnabled(s));
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState('');
@@ -51,7 +53,7 @@ function EnabledToggle({ s, onChanged }: { s: ScheduleItem; onChanged: () => voi
           type="checkbox"
           role="switch"
           checked={on}
-          disabled={busy}
+          disabled={busy || !canOperate}
           onChange={flip}
           data-testid="schedule-toggle"
           data-id={s.id}
@@ -190,6 +192,7 @@ function ScheduleEditor({ id, initial }: { id: string | null; initial: string })
   const [note, setNote] = useState('');
   const [rev, setRev] = useState(0);
   const q = useQuery();
+  const canOperate = useCanOperate();
 
   const save = async () => {
     setBusy(true);
@@ -221,7 +224,7 @@ function ScheduleEditor({ id, initial }: { id: string | null; initial: string })
         <div class="split-main">
           <YamlEditor value={ed.text} onInput={ed.setText} errorLines={ed.errorLines} testid="schedule-editor" textareaRef={ta} rows={16} />
           <div class="row">
-            <button class="btn btn-primary" disabled={busy} onClick={save} data-testid="schedule-save">
+            <button class="btn btn-primary" disabled={busy || !canOperate} onClick={save} data-testid="schedule-save">
               {busy ? 'Saving…' : id ? 'Save' : 'Create schedule'}
             </button>
             {(note || (q.get('saved') && !ed.message)) && (
@@ -254,7 +257,7 @@ function ScheduleEditor({ id, initial }: { id: string | null; initial: string })
       </div>
       {id && <Coverage id={id} rev={rev} />}
       {id && <Ticks id={id} />}
-      {id && <DeleteSchedule id={id} />}
+      {id && canOperate && <DeleteSchedule id={id} />}
     </div>
   );
 }
