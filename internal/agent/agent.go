@@ -22,16 +22,23 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-dev/kanade/internal/agent/localsched"
+	"github.com/kanade-dev/kanade/internal/agentconfig"
 	"github.com/kanade-dev/kanade/internal/bus"
 	"github.com/kanade-dev/kanade/internal/ident"
+	"github.com/kanade-dev/kanade/internal/scheduler/clock"
 )
 
 // Config configures one agent. Zero values get the documented defaults.
 type Config struct {
-	PCID              string        // default ident.Sanitize(hostname)
-	NATSURL           string        // comma-separated list is fine; unused when Conn is set
-	DataDir           string        // required: seen ids, run markers, outbox, scratch
+	PCID    string // default ident.Sanitize(hostname)
+	NATSURL string // comma-separated list is fine; unused when Conn is set
+	DataDir string // required: seen ids, run markers, outbox, scratch
+	// The four settings below follow KV agent_config (SPEC §5) when zero;
+	// a non-zero value pins the setting and wins over every KV layer
+	// (that is how an explicitly given command-line flag wins).
 	HeartbeatInterval time.Duration // default 30s
+	InventoryInterval time.Duration // default 24h
 	Concurrency       int           // parallel runs, default 4
 	OutputCap         int           // bytes kept per stream, default 1 MiB
 	Executor          Executor      // nil = &ShellExecutor{}
@@ -55,12 +62,23 @@ type Config struct {
 	// thousands of agents in one process would only repeat the same
 	// numbers at the cost of /proc reads.
 	NoProcessStats bool
+	// Inventory collects the facts published at start and every
+	// inventory interval; nil = inventory.Collect. A simulator can hand
+	// out a tiny fixed map here.
+	Inventory func(context.Context) (map[string]any, error)
+	// NoInventory publishes no inventory at all.
+	NoInventory bool
+	// NoLocalSchedules turns off agent-side schedules (`runs_on: agent`):
+	// no subscriptions on the schedules and jobs buckets, no listing on
+	// reconnect, no state file. For simulators.
+	NoLocalSchedules bool
+
+	// Test hooks for the local schedule ticker.
+	localClock clock.Clock
+	localPoll  time.Duration
 }
 
 const (
-	defaultHeartbeat     = 30 * time.Second
-	defaultConcurrency   = 4
-	defaultOutputCap     = 1 << 20
 	defaultShutdownGrace = 10 * time.Second
 	defaultSeenRetention = 8 * 24 * time.Hour
 	requestTimeout       = 5 * time.Second
@@ -84,14 +102,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Conn == nil && c.NATSURL == "" {
 		return c, errors.New("nats url: must not be empty without a shared connection")
 	}
-	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = defaultHeartbeat
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = defaultConcurrency
-	}
-	if c.OutputCap <= 0 {
-		c.OutputCap = defaultOutputCap
+	if c.Inventory == nil {
+		c.Inventory = sharedCollect
 	}
 	if c.Executor == nil {
 		c.Executor = &ShellExecutor{}
@@ -119,6 +131,10 @@ type Agent struct {
 	hostname   string
 	bootTime   time.Time
 	proc       *procStats // nil when NoProcessStats
+	pins       pins
+	limit      *limiter
+	outputCap  atomic.Int64
+	local      *localsched.Ticker // nil when NoLocalSchedules
 
 	started atomic.Bool
 	ready   chan struct{}
@@ -128,13 +144,21 @@ type Agent struct {
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	msgs      chan *nats.Msg
-	sem       chan struct{}
+	cfgKick   chan struct{}
+	invKick   chan struct{}
+	invDue    atomic.Bool // an inventory is owed (not yet published)
+	localFull atomic.Bool // the next sync lists schedules and jobs
+	localJobs atomic.Bool // the next sync fetches jobs named by new schedules
+	localGen  atomic.Uint64
 	runsCtx   context.Context
 	syncKick  chan struct{}
 	needFull  atomic.Bool
 	runsWG    sync.WaitGroup
 	execStrm  jetstream.Stream   // sync goroutine only
 	groupsKV  jetstream.KeyValue // sync goroutine only
+	configKV  jetstream.KeyValue // sync goroutine only
+	schedKV   jetstream.KeyValue // sync goroutine only
+	jobsKV    jetstream.KeyValue // sync goroutine only
 	fixedSubs []*nats.Subscription
 
 	mu        sync.Mutex
@@ -144,25 +168,39 @@ type Agent struct {
 	groupSubs map[string]*nats.Subscription
 	groupsGen uint64              // bumped by every live group change
 	catchUpQ  map[string]struct{} // subjects still to catch up
+
+	layers       map[string]agentconfig.Settings // scope → layer, only scopes that apply
+	cfgGen       map[string]uint64               // scope → live changes seen
+	cfgReadQ     map[string]struct{}             // scopes still to read
+	groupCfgSubs map[string]*nats.Subscription
+	cacheLoaded  bool
 }
 
 // New validates cfg and opens the agent's on-disk state. It does not
 // touch the network.
 func New(cfg Config) (*Agent, error) {
+	p := pinsOf(cfg)
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:        cfg,
-		log:        cfg.Logger.With("pc_id", cfg.PCID),
-		runsDir:    filepath.Join(cfg.DataDir, "runs"),
-		scratchDir: filepath.Join(cfg.DataDir, "scratch"),
-		ready:      make(chan struct{}),
-		active:     map[string][]*run{},
-		killed:     map[string]time.Time{},
-		groupSubs:  map[string]*nats.Subscription{},
-		catchUpQ:   map[string]struct{}{},
+		cfg:          cfg,
+		pins:         p,
+		cfgKick:      make(chan struct{}, 1),
+		invKick:      make(chan struct{}, 1),
+		layers:       map[string]agentconfig.Settings{},
+		cfgGen:       map[string]uint64{},
+		cfgReadQ:     map[string]struct{}{},
+		groupCfgSubs: map[string]*nats.Subscription{},
+		log:          cfg.Logger.With("pc_id", cfg.PCID),
+		runsDir:      filepath.Join(cfg.DataDir, "runs"),
+		scratchDir:   filepath.Join(cfg.DataDir, "scratch"),
+		ready:        make(chan struct{}),
+		active:       map[string][]*run{},
+		killed:       map[string]time.Time{},
+		groupSubs:    map[string]*nats.Subscription{},
+		catchUpQ:     map[string]struct{}{},
 	}
 	for _, d := range []string{cfg.DataDir, a.runsDir, a.scratchDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -173,6 +211,11 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	if a.seen, err = openSeen(cfg.DataDir, cfg.SeenRetention, !cfg.NoFsync, time.Now()); err != nil {
+		return nil, err
+	}
+	// Built-in defaults until the cached or KV layers are known.
+	a.applyRunSettings(p.effective(cfg.PCID, nil, nil))
+	if err := a.newLocal(); err != nil {
 		return nil, err
 	}
 	a.hostname, _ = os.Hostname()
@@ -217,6 +260,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.subscribeFixed(); err != nil {
 		return err
 	}
+	a.loadCache()
 	runsCtx, killRuns := context.WithCancel(context.Background())
 	defer killRuns()
 	a.runsCtx = runsCtx
@@ -227,6 +271,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	bgWG.Add(2)
 	go func() { defer bgWG.Done(); a.outboxLoop(bg) }()
 	go func() { defer bgWG.Done(); a.syncLoop(bg) }()
+	if !a.cfg.NoInventory {
+		a.invDue.Store(true)
+		bgWG.Go(func() { a.inventoryLoop(bg) })
+	}
+	if a.local != nil {
+		// Stopped with the intake (ctx): a fire during shutdown would
+		// only leave a marker for the next start.
+		bgWG.Go(func() { _ = a.local.Run(ctx) })
+	}
 
 	a.serve(ctx, status)
 
@@ -252,7 +305,6 @@ func (a *Agent) connect() error {
 	}
 	a.js = js
 	a.msgs = make(chan *nats.Msg, msgBuffer)
-	a.sem = make(chan struct{}, a.cfg.Concurrency)
 	a.syncKick = make(chan struct{}, 1)
 	return nil
 }
@@ -261,8 +313,12 @@ func (a *Agent) connect() error {
 // message (commands, kills, group changes) and the timers, which keeps a
 // swarm of agents cheap.
 func (a *Agent) serve(ctx context.Context, status chan nats.Status) {
-	hb := time.NewTicker(a.cfg.HeartbeatInterval)
+	cur := a.currentSettings()
+	a.applyRunSettings(cur)
+	hb := time.NewTicker(cur.heartbeat)
 	defer hb.Stop()
+	inv := time.NewTicker(cur.inventory)
+	defer inv.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
 	if a.nc.IsConnected() {
@@ -278,6 +334,10 @@ func (a *Agent) serve(ctx context.Context, status chan nats.Status) {
 			a.onConnected()
 		case <-hb.C:
 			a.heartbeat()
+		case <-inv.C:
+			a.requestInventory()
+		case <-a.cfgKick:
+			cur = a.retime(cur, hb, inv)
 		case <-prune.C:
 			a.prune(time.Now())
 		}
@@ -290,6 +350,36 @@ func (a *Agent) onConnected() {
 	a.heartbeat()
 	a.requestSync(true)
 	a.outbox.Kick()
+	if a.invDue.Load() {
+		a.requestInventory()
+	}
+}
+
+// retime applies changed settings: tickers are reset to the new period
+// (the next beat comes one new period from now), concurrency and output
+// cap apply to runs not yet started.
+func (a *Agent) retime(cur settings, hb, inv *time.Ticker) settings {
+	next := a.currentSettings()
+	a.applyRunSettings(next)
+	if next.heartbeat != cur.heartbeat {
+		hb.Reset(next.heartbeat)
+	}
+	if next.inventory != cur.inventory {
+		inv.Reset(next.inventory)
+	}
+	if next != cur {
+		a.log.Info("settings changed", "heartbeat_interval", next.heartbeat, "inventory_interval", next.inventory,
+			"concurrency", next.concurrency, "output_cap", next.outputCap)
+	}
+	return next
+}
+
+func (a *Agent) applyRunSettings(s settings) {
+	if a.limit == nil {
+		a.limit = newLimiter(s.concurrency)
+	}
+	a.limit.setLimit(s.concurrency)
+	a.outputCap.Store(int64(s.outputCap))
 }
 
 func (a *Agent) prune(now time.Time) {

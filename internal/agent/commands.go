@@ -154,7 +154,7 @@ func (a *Agent) process(r *run) {
 	if !a.acquire(r) {
 		return
 	}
-	defer func() { <-a.sem }()
+	defer a.limit.release()
 	// Re-checked after the wait: "do not start after deadline_at" holds
 	// for time spent in jitter and in the queue too.
 	if reason := a.skipReason(r); reason != "" {
@@ -201,15 +201,11 @@ func (a *Agent) wait(r *run, until time.Time) bool {
 
 // acquire takes a concurrency slot, with the same exits as wait.
 func (a *Agent) acquire(r *run) bool {
-	select {
-	case a.sem <- struct{}{}:
-		return true
-	case <-r.killCh:
+	ok, killed := a.limit.acquire(r.killCh, a.runsCtx.Done())
+	if killed {
 		a.complete(r, a.skipped(r, wire.SkipKilledBeforeStart))
-		return false
-	case <-a.runsCtx.Done():
-		return false
 	}
+	return ok
 }
 
 // execute marks the run started on disk before anything is published or
@@ -261,7 +257,7 @@ func (a *Agent) job(r *run) Job {
 	return Job{
 		ExecID: c.ExecID, ResultID: r.ResultID, PCID: a.cfg.PCID,
 		Shell: c.Shell, Script: c.Script, Timeout: timeout,
-		Cwd: c.Cwd, Env: c.Env, OutputCap: a.cfg.OutputCap, ScratchDir: a.scratchDir,
+		Cwd: c.Cwd, Env: c.Env, OutputCap: int(a.outputCap.Load()), ScratchDir: a.scratchDir,
 	}
 }
 
@@ -317,6 +313,11 @@ func (a *Agent) lostResult(r *run) wire.ExecResult {
 // report the run as lost.
 func (a *Agent) complete(r *run, res wire.ExecResult) {
 	a.enqueue(wire.SubjectResult(r.Command.ExecID, a.cfg.PCID), r.ResultID, res)
+	if a.local != nil {
+		// Local schedules count this PC's own completions, including
+		// runs the backend dispatched.
+		a.local.ObserveResult(res)
+	}
 	if err := os.Remove(a.markerPath(r.ResultID)); err != nil && !os.IsNotExist(err) {
 		a.log.Warn("remove run marker", "err", err)
 	}

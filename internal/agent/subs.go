@@ -34,6 +34,12 @@ func (a *Agent) fixedSubjects() []string {
 // the subscriptions as soon as a connection is up.
 func (a *Agent) subscribeFixed() error {
 	subjects := append(a.fixedSubjects(), wire.SubjectKillAny, a.kvGroupsSubject())
+	for _, scope := range a.fixedConfigScopes() {
+		subjects = append(subjects, kvConfigSubject(scope))
+	}
+	if a.local != nil {
+		subjects = append(subjects, kvSchedulesAll, kvJobsAll)
+	}
 	for _, s := range subjects {
 		sub, err := a.nc.ChanSubscribe(s, a.msgs)
 		if err != nil {
@@ -56,6 +62,10 @@ func (a *Agent) unsubscribeAll() {
 		_ = s.Unsubscribe()
 		delete(a.groupSubs, g)
 	}
+	for g, s := range a.groupCfgSubs {
+		_ = s.Unsubscribe()
+		delete(a.groupCfgSubs, g)
+	}
 }
 
 // route dispatches one message from any of the agent's subscriptions.
@@ -67,6 +77,10 @@ func (a *Agent) route(m *nats.Msg) {
 		a.handleKill(strings.TrimPrefix(m.Subject, "kill."))
 	case m.Subject == a.kvGroupsSubject():
 		a.applyGroupsMsg(m)
+	case strings.HasPrefix(m.Subject, kvConfigPrefix):
+		a.applyConfigMsg(m)
+	case strings.HasPrefix(m.Subject, "$KV."):
+		a.applyLocalMsg(m)
 	}
 }
 
@@ -125,7 +139,13 @@ func (a *Agent) syncOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := a.readConfig(ctx); err != nil {
+		return err
+	}
 	if err := a.catchUp(ctx); err != nil {
+		return err
+	}
+	if err := a.syncLocal(ctx); err != nil {
 		return err
 	}
 	a.markReady()
@@ -146,6 +166,11 @@ func (a *Agent) fullSync(ctx context.Context) error {
 	}
 	for g := range a.groupSubs {
 		a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
+		a.queueConfigReadLocked("group." + g)
+	}
+	a.queueConfigReadLocked(a.fixedConfigScopes()...)
+	if a.local != nil {
+		a.localFull.Store(true)
 	}
 	return nil
 }
@@ -247,10 +272,21 @@ func (a *Agent) setGroupsLocked(groups []string) error {
 	if a.closing {
 		return nil
 	}
+	changed := false
+	// Groups decide which config layers apply and which local schedules
+	// target this PC; both are cached for a restart without a broker.
+	defer func() {
+		if changed {
+			a.saveCacheLocked()
+			a.configChanged()
+		}
+	}()
 	for g, sub := range a.groupSubs {
 		if !slices.Contains(groups, g) {
 			_ = sub.Unsubscribe()
 			delete(a.groupSubs, g)
+			a.unsubscribeGroupConfigLocked(g)
+			changed = true
 			a.log.Info("left group", "group", g)
 		}
 	}
@@ -258,14 +294,27 @@ func (a *Agent) setGroupsLocked(groups []string) error {
 		if _, ok := a.groupSubs[g]; ok {
 			continue
 		}
-		sub, err := a.nc.ChanSubscribe(wire.SubjectCommandsGroup(g), a.msgs)
-		if err != nil {
-			return fmt.Errorf("subscribe group %s: %w", g, err)
+		if err := a.joinGroupLocked(g); err != nil {
+			return err
 		}
-		a.groupSubs[g] = sub
-		a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
-		a.log.Info("joined group", "group", g)
+		changed = true
 	}
+	return nil
+}
+
+// joinGroupLocked subscribes g's commands and config layer; both are
+// queued for a read (catch-up, layer).
+func (a *Agent) joinGroupLocked(g string) error {
+	if err := a.subscribeGroupConfigLocked(g); err != nil {
+		return err
+	}
+	sub, err := a.nc.ChanSubscribe(wire.SubjectCommandsGroup(g), a.msgs)
+	if err != nil {
+		return fmt.Errorf("subscribe group %s: %w", g, err)
+	}
+	a.groupSubs[g] = sub
+	a.catchUpQ[wire.SubjectCommandsGroup(g)] = struct{}{}
+	a.log.Info("joined group", "group", g)
 	return nil
 }
 
