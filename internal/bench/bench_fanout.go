@@ -25,6 +25,9 @@ type FanoutResult struct {
 	Results   time.Duration // every result seen on the broker
 	Projected time.Duration // execution completed in SQLite, all results projected
 	Execution store.Execution
+	// Incomplete is set when the execution did not complete within the
+	// round's timeout; Projected is then the time waited.
+	Incomplete bool
 	// Duplicates counts agents that produced more than one result_id
 	// for the exec: a command that ran twice.
 	Duplicates int
@@ -35,9 +38,13 @@ func (r FanoutResult) Total() time.Duration { return r.Projected }
 
 func (r FanoutResult) String() string {
 	e := r.Execution
-	return fmt.Sprintf("fanout agents=%d total=%s publish=%s delivery=%s results=%s projected=%s status=%s target=%d succeeded=%d failed=%d duplicates=%d",
+	s := fmt.Sprintf("fanout agents=%d total=%s publish=%s delivery=%s results=%s projected=%s status=%s target=%d running=%d succeeded=%d failed=%d duplicates=%d",
 		r.Agents, ms(r.Projected), ms(r.Publish), ms(r.Delivery), ms(r.Results), ms(r.Projected),
-		e.Status, e.TargetCount, e.Succeeded, e.Failed, r.Duplicates)
+		e.Status, e.TargetCount, e.Running, e.Succeeded, e.Failed, r.Duplicates)
+	if r.Incomplete {
+		s += " INCOMPLETE(execution not completed within the round timeout)"
+	}
+	return s
 }
 
 func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
@@ -145,6 +152,8 @@ type Fanout struct {
 	w     *watch
 	n     int
 	round int
+	// Timeout bounds one round (default one minute: the goal is 2 s).
+	Timeout time.Duration
 }
 
 // NewFanout waits for agents to be online and prepares the watch.
@@ -162,7 +171,7 @@ func NewFanout(ctx context.Context, b Backend, agents int) (*Fanout, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &Fanout{b: b, c: c, nc: nc, w: w, n: agents}, nil
+	return &Fanout{b: b, c: c, nc: nc, w: w, n: agents, Timeout: time.Minute}, nil
 }
 
 // Close releases the watch connection.
@@ -190,14 +199,20 @@ func (f *Fanout) Round(ctx context.Context) (FanoutResult, error) {
 	if ans.Value.TargetCount != f.n {
 		return res, fmt.Errorf("exec %s targeted %d agents, want %d", job, ans.Value.TargetCount, f.n)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
-	if res.Execution, err = WaitExecution(wctx, f.c, job, 10*time.Millisecond); err != nil {
-		return res, err
-	}
+	res.Execution, err = WaitExecution(wctx, f.c, job, 10*time.Millisecond)
 	res.Projected = time.Since(t0)
 	res.Delivery, res.Results, res.Duplicates = f.waitPhases(ctx, res.ExecID)
-	return res, nil
+	if err != nil {
+		// Report what did happen: an execution stuck short of its
+		// counters is a finding, not a reason to lose the other figures.
+		res.Incomplete = true
+		if rep, gerr := f.c.ListExecutions(ctx, client.ExecutionFilter{Job: job, Paging: client.Paging{Limit: 1}}); gerr == nil && len(rep.Value.Items) > 0 {
+			res.Execution = rep.Value.Items[0]
+		}
+	}
+	return res, ctx.Err()
 }
 
 // waitPhases gives the watch a moment to see the last messages: the

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func checkRound(t *testing.T, sw *swarm.Swarm, res FanoutResult) {
 		}
 	}
 	e := res.Execution
-	if e.Status != "completed" || e.TargetCount != sw.Agents() {
+	if res.Incomplete || e.Status != "completed" || e.TargetCount != sw.Agents() {
 		t.Fatalf("execution %+v: want completed with target %d", e, sw.Agents())
 	}
 	if e.Failed != wantFail || e.Succeeded != sw.Agents()-wantFail || e.Skipped+e.Lost != 0 {
@@ -80,5 +81,36 @@ func checkRound(t *testing.T, sw *swarm.Swarm, res FanoutResult) {
 	}
 	if res.Duplicates != 0 || res.Delivery == 0 || res.Results == 0 {
 		t.Errorf("phases: %v", res)
+	}
+}
+
+// BenchmarkSwarmFanout is the in-process variant of `kanade bench
+// fanout` for small fleets (server and swarm share this process's
+// descriptors, so ~3 per agent); each op is one exec-to-all round trip.
+func BenchmarkSwarmFanout(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			be := startInProcess(b)
+			sw, err := swarm.Start(ctx, swarm.Options{Agents: n, NATSURL: be.NATSURL})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sw.Close()
+			f, err := NewFanout(ctx, be, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			var last FanoutResult
+			for b.Loop() {
+				if last, err = f.Round(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(last.Delivery.Milliseconds()), "delivery-ms")
+			b.ReportMetric(float64(last.Results.Milliseconds()), "results-ms")
+			b.ReportMetric(float64(last.Projected.Milliseconds()), "completed-ms")
+		})
 	}
 }
