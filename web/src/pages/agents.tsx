@@ -21,12 +21,13 @@ export function Agents() {
   const os = q.get('os') ?? '';
   const offset = Math.max(0, parseInt(q.get('offset') ?? '0', 10) || 0);
   const limit = Math.min(500, Math.max(1, parseInt(q.get('limit') ?? String(LIMIT), 10) || LIMIT));
+  const sort = q.get('sort') ?? '';
 
   useEffect(() => {
     if (debounced !== (q.get('q') ?? '')) setQuery({ q: debounced, offset: null });
   }, [debounced]);
 
-  const path = withQuery('/api/agents', { q: q.get('q') ?? '', group, status, os, limit, offset });
+  const path = withQuery('/api/agents', { q: q.get('q') ?? '', group, status, os, sort, limit, offset });
   const { data, error, loading } = useApi<Page<Agent>>(path, { poll: 15000 });
   const groups = useApi<unknown>('/api/groups');
   const filtered = !!(q.get('q') || group || status || os);
@@ -110,11 +111,11 @@ export function Agents() {
           <table class="table" data-testid="agents-table">
             <thead>
               <tr>
-                <th>PC</th>
+                <SortTh label="PC" field="pc_id" sort={sort} />
                 <th class="hide-sm">Groups</th>
-                <th>OS</th>
-                <th class="hide-sm">Version</th>
-                <th>Last heartbeat</th>
+                <SortTh label="OS" field="os" sort={sort} />
+                <SortTh label="Version" field="agent_version" sort={sort} cls="hide-sm" />
+                <SortTh label="Last heartbeat" field="last_heartbeat" sort={sort} />
               </tr>
             </thead>
             <tbody>
@@ -158,6 +159,27 @@ export function Agents() {
       )}
       {data && <Pager total={data.total} limit={limit} offset={offset} onOffset={(o) => setQuery({ offset: o || null })} />}
     </div>
+  );
+}
+
+/** A column header that sorts server-side (?sort=field, -field = descending). */
+function SortTh({ label, field, sort, cls }: { label: string; field: string; sort: string; cls?: string }) {
+  const cur = sort.replace(/^-/, '') === field || (!sort && field === 'pc_id');
+  const desc = cur && sort.startsWith('-');
+  const next = cur && !desc ? `-${field}` : field;
+  return (
+    <th class={cls} aria-sort={cur ? (desc ? 'descending' : 'ascending') : 'none'}>
+      <button
+        class="th-sort"
+        data-testid={`sort-${field}`}
+        onClick={() => setQuery({ sort: next === 'pc_id' ? null : next, offset: null })}
+      >
+        {label}
+        <span class="muted" aria-hidden="true">
+          {cur ? (desc ? ' ↓' : ' ↑') : ''}
+        </span>
+      </button>
+    </th>
   );
 }
 

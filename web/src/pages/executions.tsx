@@ -16,7 +16,8 @@ export function Executions() {
   const offset = Math.max(0, parseInt(q.get('offset') ?? '0', 10) || 0);
   const job = q.get('job') ?? '';
   const status = q.get('status') ?? '';
-  const path = withQuery('/api/executions', { job, status, limit: LIMIT, offset });
+  const initiator = q.get('initiator') ?? '';
+  const path = withQuery('/api/executions', { job, status, initiator, limit: LIMIT, offset });
   const { data, error, loading } = useApi<Page<Execution>>(path, { poll: 5000 });
   return (
     <div class="page">
@@ -31,6 +32,13 @@ export function Executions() {
           onChange={(e) => setQuery({ job: (e.currentTarget as HTMLInputElement).value.trim(), offset: null })}
           data-testid="executions-job"
           aria-label="Job"
+        />
+        <input
+          placeholder="Started by (e.g. scheduler:nightly)"
+          value={initiator}
+          onChange={(e) => setQuery({ initiator: (e.currentTarget as HTMLInputElement).value.trim(), offset: null })}
+          data-testid="executions-initiator"
+          aria-label="Started by"
         />
         <select
           value={status}
@@ -48,7 +56,7 @@ export function Executions() {
       <ErrorBox error={error} />
       {loading && !data && <Loading />}
       {data && data.total === 0 && (
-        <Empty title={job || status ? 'No executions match' : 'Nothing has run yet'} testid="executions-empty">
+        <Empty title={job || status || initiator ? 'No executions match' : 'Nothing has run yet'} testid="executions-empty">
           <p>
             Open <Link href="/jobs">Jobs</Link>, pick a job and press <b>Run now</b>, or from a shell:{' '}
             <code>kanade exec JOB --all --wait</code>.
@@ -95,7 +103,9 @@ export function Executions() {
                   <td>
                     <RatioBar c={execCounts(e)} />
                   </td>
-                  <td class="hide-sm small">{e.initiated_by}</td>
+                  <td class="hide-sm small">
+                    <Initiator by={e.initiated_by} />
+                  </td>
                   <td title={absTime(e.initiated_at)}>{relativeTime(e.initiated_at)}</td>
                 </tr>
               ))}
@@ -106,6 +116,19 @@ export function Executions() {
       {data && <Pager total={data.total} limit={LIMIT} offset={offset} onOffset={(o) => setQuery({ offset: o || null })} />}
     </div>
   );
+}
+
+/** "scheduler:<id>" links to the schedule; an operator name is plain text. */
+export function Initiator({ by }: { by: string }) {
+  if (by.startsWith('scheduler:')) {
+    const id = by.slice('scheduler:'.length);
+    return (
+      <span>
+        schedule <Link href={`/schedules/${encodeURIComponent(id)}`}>{id}</Link>
+      </span>
+    );
+  }
+  return <span>{by}</span>;
 }
 
 /** Merge one result into the list: same result_id replaces; a real row replaces the PC's pending row. */
@@ -373,7 +396,7 @@ export function ExecutionDetail({ id }: { id: string }) {
         <dd>{targetText(exec.target)}</dd>
         <dt>Started</dt>
         <dd>
-          {absTime(exec.initiated_at)} ({relativeTime(exec.initiated_at)}) by {exec.initiated_by}
+          {absTime(exec.initiated_at)} ({relativeTime(exec.initiated_at)}) by <Initiator by={exec.initiated_by} />
         </dd>
         {exec.deadline_at && (
           <>
