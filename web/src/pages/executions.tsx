@@ -152,15 +152,15 @@ export function mergeResults(list: Result[], batch: Result[]): Result[] {
   });
   for (const r of batch) {
     let i = r.result_id ? byID.get(r.result_id) : undefined;
-    if (i === undefined) {
-      i = pendingByPC.get(r.pc_id);
-      if (i !== undefined) pendingByPC.delete(r.pc_id);
-    }
+    if (i === undefined) i = pendingByPC.get(r.pc_id);
     if (i === undefined) {
       i = out.length;
       out.push(r);
     } else out[i] = r;
-    if (r.result_id) byID.set(r.result_id, i);
+    if (r.result_id) {
+      byID.set(r.result_id, i);
+      if (pendingByPC.get(r.pc_id) === i) pendingByPC.delete(r.pc_id);
+    } else pendingByPC.set(r.pc_id, i);
   }
   return out;
 }

@@ -152,3 +152,16 @@ describe('mergeResults', () => {
     expect(performance.now() - t0).toBeLessThan(3000);
   });
 });
+
+describe('mergeResults (server stream replays pending rows first)', () => {
+  it('a replayed pending row then the real one leave one row', () => {
+    const initial = [r('devbox', 'pending')];
+    const a = mergeResults(initial, [r('devbox', 'pending')]);
+    const b = mergeResults(a, [r('devbox', 'running', 'x1')]);
+    const c = mergeResults(b, [r('devbox', 'failure', 'x1')]);
+    expect(c.map((x) => `${x.pc_id}:${x.status}`)).toEqual(['devbox:failure']);
+    // all in one batch too
+    const d = mergeResults(initial, [r('devbox', 'pending'), r('devbox', 'running', 'x1'), r('devbox', 'success', 'x1')]);
+    expect(d.map((x) => `${x.pc_id}:${x.status}`)).toEqual(['devbox:success']);
+  });
+});
