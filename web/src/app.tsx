@@ -1,4 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import { Link, match, useLocation } from './lib/router';
 import { getToken, setToken } from './lib/api';
 import { applyTheme, getTheme, nextTheme, type Theme } from './theme';
@@ -47,6 +48,26 @@ function route(path: string) {
 function section(path: string): string {
   const first = path.split('/')[1] ?? '';
   return first === '' ? 'overview' : first;
+}
+
+/** A page that throws while rendering shows this instead of a blank screen. */
+function Boundary({ children }: { children: ComponentChildren }) {
+  const [err, reset] = useErrorBoundary((e) => console.error('kanade dashboard:', e));
+  if (err) {
+    return (
+      <div class="page" data-testid="page-crash">
+        <h1>Something went wrong on this page</h1>
+        <div class="alert alert-error">{String((err as Error)?.message ?? err)}</div>
+        <p>
+          <button class="btn" onClick={reset}>
+            Try again
+          </button>{' '}
+          <Link href="/">Back to the overview</Link>
+        </p>
+      </div>
+    );
+  }
+  return <>{children}</>;
 }
 
 const THEME_LABEL: Record<Theme, string> = { system: 'Auto', light: 'Light', dark: 'Dark' };
@@ -121,7 +142,7 @@ export function App() {
         </div>
       </header>
       <main class="main" key={path}>
-        {route(path)}
+        <Boundary>{route(path)}</Boundary>
       </main>
     </div>
   );

@@ -102,7 +102,10 @@ async function readBody(res: Response): Promise<unknown> {
   const ct = res.headers.get('Content-Type') ?? '';
   if (ct.includes('json') || /^\s*[[{]/.test(text)) {
     try {
-      return JSON.parse(text);
+      const data = JSON.parse(text);
+      // A Go nil slice encodes as null: lists are always arrays here.
+      if (data && typeof data === 'object' && 'items' in data && data.items === null) data.items = [];
+      return data;
     } catch {
       /* fall through: plain text */
     }
