@@ -146,7 +146,11 @@ func FanoutChart(rs []FanoutResult) Chart {
 	phase := func(name, color string, f func(FanoutResult) float64) Series {
 		s := Series{Name: name, Color: color}
 		for _, r := range rs {
-			s.Points = append(s.Points, [2]float64{float64(r.Agents), f(r)})
+			// A phase that never finished (0, or an incomplete
+			// execution's wait) is left out rather than drawn as a time.
+			if v := f(r); v > 0 {
+				s.Points = append(s.Points, [2]float64{float64(r.Agents), v})
+			}
 		}
 		return s
 	}
@@ -155,7 +159,12 @@ func FanoutChart(rs []FanoutResult) Chart {
 		XLabel: "simulated agents (log scale)", YLabel: "seconds",
 		Goal: 2, GoalLabel: "goal 2 s",
 		Series: []Series{
-			phase("completed (projected)", "#1f77b4", func(r FanoutResult) float64 { return r.Projected.Seconds() }),
+			phase("completed (projected)", "#1f77b4", func(r FanoutResult) float64 {
+				if r.Incomplete {
+					return 0
+				}
+				return r.Projected.Seconds()
+			}),
 			phase("all results published", "#ff7f0e", func(r FanoutResult) float64 { return r.Results.Seconds() }),
 			phase("all started (delivery)", "#2ca02c", func(r FanoutResult) float64 { return r.Delivery.Seconds() }),
 			phase("API answered (publish)", "#9467bd", func(r FanoutResult) float64 { return r.Publish.Seconds() }),
