@@ -107,7 +107,7 @@ export function Agents() {
         </Empty>
       )}
       {data && data.items.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap" aria-busy={loading} data-loading={loading ? 'true' : undefined}>
           <table class="table" data-testid="agents-table">
             <thead>
               <tr>
