@@ -6,9 +6,9 @@ import (
 )
 
 // procStats measures the agent's own footprint for heartbeats. It is a
-// small hand-rolled replacement for gopsutil's process package, whose
-// platform dependencies are not in go.sum; per-OS probes live in
-// stats_*.go.
+// small hand-rolled probe per OS (stats_*.go): on Linux /proc and
+// getrusage are cheaper than gopsutil's process package; Windows uses
+// gopsutil for the working set.
 type procStats struct {
 	mu       sync.Mutex
 	lastCPU  time.Duration

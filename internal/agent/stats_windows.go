@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"os"
 	"runtime/metrics"
 	"time"
+
+	"github.com/shirou/gopsutil/v4/process"
 
 	"golang.org/x/sys/windows"
 )
@@ -18,9 +21,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ticks * 100)
 }
 
-// rssBytes is the memory the Go runtime mapped, a close stand-in for the
-// working set of a pure-Go process without psapi bindings.
+// rssBytes is the process working set (gopsutil calls psapi); if that
+// fails it falls back to the memory the Go runtime mapped, a close
+// stand-in for a pure-Go process.
 func rssBytes() uint64 {
+	if p, err := process.NewProcess(int32(os.Getpid())); err == nil {
+		if mi, err := p.MemoryInfo(); err == nil && mi.RSS > 0 {
+			return mi.RSS
+		}
+	}
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
