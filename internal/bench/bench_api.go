@@ -24,8 +24,11 @@ type APIConfig struct {
 	Results     int // results of the one big execution (10 000)
 	OutputBytes int // stdout per result (1 000)
 	Clients     int // concurrent clients (32)
-	Requests    int // requests per route (2 000)
-	Dir         string
+	Requests    int // requests of the agents list (2 000)
+	// DetailRequests of the 10 000-row execution detail (10 per client):
+	// each answer is ~4 MB, so fewer requests give the same percentiles.
+	DetailRequests int
+	Dir            string
 }
 
 func (c APIConfig) withDefaults() APIConfig {
@@ -43,6 +46,9 @@ func (c APIConfig) withDefaults() APIConfig {
 	}
 	if c.Requests <= 0 {
 		c.Requests = 2_000
+	}
+	if c.DetailRequests <= 0 {
+		c.DetailRequests = 10 * c.Clients
 	}
 	return c
 }
@@ -112,12 +118,13 @@ func RunAPI(ctx context.Context, cfg APIConfig) (APIReport, error) {
 	routes := []struct {
 		path string
 		goal time.Duration
+		n    int
 	}{
-		{"/api/agents?limit=100", 25 * time.Millisecond},
-		{"/api/executions/" + apiExec, 50 * time.Millisecond},
+		{"/api/agents?limit=100", 25 * time.Millisecond, cfg.Requests},
+		{"/api/executions/" + apiExec, 50 * time.Millisecond, cfg.DetailRequests},
 	}
 	for _, r := range routes {
-		l, err := loadRoute(ctx, client, srv.URL, r.path, cfg)
+		l, err := loadRoute(ctx, client, srv.URL, r.path, cfg.Clients, r.n)
 		if err != nil {
 			return rep, err
 		}
@@ -163,30 +170,30 @@ func seedAPI(ctx context.Context, st *store.Store, cfg APIConfig, now time.Time)
 	return nil
 }
 
-// loadRoute sends cfg.Requests GETs of path from cfg.Clients concurrent
+// loadRoute sends requests GETs of path from clients concurrent
 // clients (closed loop: each sends its next request when the previous
 // answer is read) after a short warm-up, and returns the latencies.
-func loadRoute(ctx context.Context, c *http.Client, base, path string, cfg APIConfig) (RouteLatency, error) {
-	l := RouteLatency{Route: "GET " + path, Requests: cfg.Requests}
+func loadRoute(ctx context.Context, c *http.Client, base, path string, clients, requests int) (RouteLatency, error) {
+	l := RouteLatency{Route: "GET " + path, Requests: requests}
 	n, err := get(ctx, c, base+path)
 	if err != nil {
 		return l, err
 	}
 	l.Bytes = n
-	for range cfg.Clients { // warm the read pool's connections and caches
+	for range clients { // warm the read pool's connections and caches
 		if _, err := get(ctx, c, base+path); err != nil {
 			return l, err
 		}
 	}
-	lat := make([]time.Duration, cfg.Requests)
+	lat := make([]time.Duration, requests)
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range cfg.Clients {
+	for range clients {
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < cfg.Requests; i = int(next.Add(1)) - 1 {
+			for i := int(next.Add(1)) - 1; i < requests; i = int(next.Add(1)) - 1 {
 				t := time.Now()
 				if _, err := get(ctx, c, base+path); err != nil {
 					once.Do(func() { firstErr = err })

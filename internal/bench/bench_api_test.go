@@ -8,7 +8,7 @@ import (
 // TestAPISmall runs the API benchmark's code path at CI size: answers
 // complete (totals, groups, every result), latencies measured.
 func TestAPISmall(t *testing.T) {
-	rep, err := RunAPI(context.Background(), APIConfig{Agents: 300, Results: 200, Clients: 4, Requests: 40,
+	rep, err := RunAPI(context.Background(), APIConfig{Agents: 300, Results: 200, Clients: 4, Requests: 40, DetailRequests: 20,
 		Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

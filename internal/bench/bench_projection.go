@@ -132,7 +132,7 @@ func RunProjection(ctx context.Context, cfg ProjectionConfig) (ProjectionReport,
 // publishResults puts rs into RESULTS the way agents do (Nats-Msg-Id =
 // result_id), pipelined.
 func publishResults(ctx context.Context, js jetstream.JetStream, rs []wire.ExecResult) error {
-	const window = 4096
+	const window = 1000 // below the client's default of 4 000 outstanding async publishes
 	for lo := 0; lo < len(rs); lo += window {
 		for _, r := range rs[lo:min(lo+window, len(rs))] {
 			data, err := json.Marshal(r)

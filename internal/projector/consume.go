@@ -89,6 +89,7 @@ func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fe
 	log := p.log.With("stream", s.stream)
 	var cons jetstream.Consumer
 	var backoff time.Duration
+	empty := 0
 	for ctx.Err() == nil {
 		if cons == nil {
 			c, err := p.js.CreateOrUpdateConsumer(ctx, s.stream, p.consumerConfig(s))
@@ -108,8 +109,14 @@ func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fe
 			continue
 		}
 		if len(msgs) == 0 {
+			// A pull request sent to a consumer that no longer exists just
+			// expires, without an error; look every few idle fetches.
+			if empty++; empty%idleChecks == 0 && !consumerExists(ctx, cons) {
+				cons = nil
+			}
 			continue
 		}
+		empty = 0
 		b, last := p.buildBatch(s, msgs)
 		select {
 		case ready <- fetched{msgs: msgs, batch: b, last: last}:
@@ -117,6 +124,16 @@ func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fe
 			return
 		}
 	}
+}
+
+// idleChecks is how many empty fetches pass between existence checks.
+const idleChecks = 10
+
+func consumerExists(ctx context.Context, c jetstream.Consumer) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := c.Info(ctx)
+	return !errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {

@@ -183,12 +183,14 @@ func TestResultsStartedCountersAndDuplicates(t *testing.T) {
 	}
 	// Replay everything by deleting the consumers.
 	before := dump(t, e.path)
+	// The baseline is read before the deletes: a re-created consumer may
+	// replay its stream before the second delete returns.
+	applied := e.p.Stats().Applied.Load()
 	for _, s := range []string{wire.StreamResults, wire.StreamEvents} {
 		if err := e.b.JS.DeleteConsumer(ctx, s, ConsumerName(e.p.Instance(), s)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	applied := e.p.Stats().Applied.Load()
 	testutil.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
 		if n := e.p.Stats().Applied.Load() - applied; n < 8 {
 			return fmt.Errorf("replayed %d of 8", n)

@@ -121,26 +121,31 @@ func (s *Store) Apply(ctx context.Context, b *Batch) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.details.invalidate(touched...)
 	return touched, nil
 }
 
-// currentStatuses returns the stored status of every result row among
-// ids in one indexed query, instead of one lookup per message.
-func currentStatuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]string, error) {
+// rowState is what a batch needs to know of an existing result row.
+type rowState struct{ status, execID string }
+
+// currentStatuses returns the stored state of every result row among ids
+// in one indexed query, instead of one lookup per message.
+func currentStatuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]rowState, error) {
 	js, err := json.Marshal(ids)
 	if err != nil {
 		return nil, fmt.Errorf("encode result ids: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT result_id, status FROM execution_results
+	rows, err := tx.QueryContext(ctx, `SELECT result_id, status, exec_id FROM execution_results
 		WHERE result_id IN (SELECT value FROM json_each(?))`, string(js))
 	if err != nil {
 		return nil, fmt.Errorf("read result statuses: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[string]string, len(ids))
+	out := make(map[string]rowState, len(ids))
 	for rows.Next() {
-		var id, st string
-		if err := rows.Scan(&id, &st); err != nil {
+		var id string
+		var st rowState
+		if err := rows.Scan(&id, &st.status, &st.execID); err != nil {
 			return nil, fmt.Errorf("read result statuses: %w", err)
 		}
 		out[id] = st
@@ -166,7 +171,7 @@ func applyStarted(ctx context.Context, s *Store, tx *sql.Tx, msgs []StartedMsg, 
 	var fresh [][]any
 	for _, m := range msgs {
 		timeout := sql.NullInt64{Int64: m.TimeoutSecs, Valid: m.TimeoutSecs > 0}
-		if cur[m.ResultID] != "" {
+		if cur[m.ResultID].status != "" {
 			// Duplicate, or the result got here first: never revert it. A
 			// late started event only contributes what the result lacks,
 			// so the row is the same whichever stream a replay reads first.
@@ -177,7 +182,7 @@ func applyStarted(ctx context.Context, s *Store, tx *sql.Tx, msgs []StartedMsg, 
 			}
 			continue
 		}
-		cur[m.ResultID] = ResultRunning
+		cur[m.ResultID] = rowState{ResultRunning, m.ExecID}
 		fresh = append(fresh, []any{m.ResultID, m.RequestID, m.ExecID, m.JobID, m.PCID,
 			ts(m.StartedAt), ts(m.RecordedAt), timeout, ts(m.LostAfter)})
 		d.add(m.ExecID, ResultRunning, 1)
@@ -208,13 +213,14 @@ func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d
 	var fresh [][]any
 	for i := range msgs {
 		m := &msgs[i]
-		was := cur[m.ResultID]
+		prev := cur[m.ResultID]
+		was := prev.status
 		if was != "" && was != ResultRunning && was != ResultLost {
 			continue // already finished: redelivery, replay, or a duplicate in this batch
 		}
 		r := &m.ExecResult
 		status := ResultStatus(r)
-		cur[m.ResultID] = status
+		cur[m.ResultID] = rowState{status, r.ExecID}
 		args := resultArgs(m, status)
 		if was == "" {
 			fresh = append(fresh, args)
@@ -222,7 +228,9 @@ func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d
 			if err := s.exec(ctx, tx, sqlFinishResult, args...); err != nil {
 				return fmt.Errorf("project result %s: %w", m.ResultID, err)
 			}
-			d.add(r.ExecID, was, -1)
+			// The running/lost row was counted on the execution it was
+			// stored under; normally the same one.
+			d.add(prev.execID, was, -1)
 		}
 		d.add(r.ExecID, status, 1)
 	}
@@ -357,7 +365,11 @@ func (s *Store) ReapLost(ctx context.Context, now time.Time) ([]string, error) {
 		touched = sortedKeys(d)
 		return applyDeltas(ctx, tx, d)
 	})
-	return touched, err
+	if err != nil {
+		return nil, err
+	}
+	s.details.invalidate(touched...)
+	return touched, nil
 }
 
 // DeadlineGrace is how long after deadline_at an execution with no answer
@@ -390,5 +402,9 @@ func (s *Store) ExpireExecutions(ctx context.Context, now time.Time, noDeadline 
 		}
 		return rows.Err()
 	})
-	return ids, err
+	if err != nil {
+		return nil, err
+	}
+	s.details.invalidate(ids...)
+	return ids, nil
 }

@@ -134,6 +134,17 @@ func scanResult(r scanner) (Result, error) {
 // with GetResult. Two index range scans merged in Go beat a per-target
 // join.
 func (s *Store) ExecutionResults(ctx context.Context, id string) ([]Result, error) {
+	if rows, ok := s.details.get(id); ok {
+		return rows, nil
+	}
+	r := s.details.begin(id)
+	rows, err := s.readExecutionResults(ctx, id)
+	s.details.end(id, r, rows)
+	return rows, err
+}
+
+// readExecutionResults is ExecutionResults without the cache.
+func (s *Store) readExecutionResults(ctx context.Context, id string) ([]Result, error) {
 	e, err := s.GetExecution(ctx, id)
 	if err != nil {
 		return nil, err

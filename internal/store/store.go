@@ -39,6 +39,9 @@ type Store struct {
 	w     *sql.DB // exactly one connection: writes are serialized here
 	r     *sql.DB // read pool
 	stmts stmtCache
+	// details caches execution details; every write that changes
+	// execution_results or execution_targets invalidates what it touched.
+	details detailCache
 }
 
 // projectionTables are dropped by Reset; schedule_ticks (not rebuildable)
@@ -148,6 +151,7 @@ func (s *Store) Reset(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
+	s.details.invalidateAll()
 	return s.migrate(ctx)
 }
 

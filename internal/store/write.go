@@ -25,9 +25,13 @@ const AuditActionExec = "exec"
 // It is idempotent on exec_id. Results that arrived before it (the server
 // publishes before inserting) are counted now, exactly once.
 func (s *Store) InsertExecution(ctx context.Context, e Execution, targets []string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		return insertExecution(ctx, tx, e, targets)
 	})
+	if err == nil {
+		s.details.invalidate(e.ExecID)
+	}
+	return err
 }
 
 func insertExecution(ctx context.Context, tx *sql.Tx, e Execution, targets []string) error {
