@@ -78,6 +78,7 @@ func (a *API) routes() {
 	})
 	a.handle("GET /api/version", RoleViewer, a.version)
 	a.handle("GET /api/health", RoleViewer, a.health)
+	a.handle("GET /api/whoami", RoleViewer, a.whoami)
 	a.agentRoutes()
 	a.groupRoutes()
 	a.jobRoutes()

@@ -90,3 +90,12 @@ func (a *API) authorize(need Role, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
+
+var roleNames = map[Role]string{RoleViewer: "viewer", RoleOperator: "operator", RoleAdmin: "admin"}
+
+// whoami tells the dashboard who is calling, so it can hide what the
+// server would refuse anyway.
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
+	p, _ := r.Context().Value(principalKey{}).(Principal)
+	return writeJSON(w, http.StatusOK, map[string]string{"name": p.Name, "role": roleNames[p.Role]})
+}

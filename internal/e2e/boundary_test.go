@@ -97,7 +97,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 
 // every /api route, with a placeholder for path values.
 var apiRoutes = []string{
-	"GET /api/version", "GET /api/health", "GET /api/agents", "GET /api/agents/x", "DELETE /api/agents/x",
+	"GET /api/version", "GET /api/health", "GET /api/whoami", "GET /api/agents", "GET /api/agents/x", "DELETE /api/agents/x",
 	"GET /api/groups", "GET /api/agents/x/groups", "PUT /api/agents/x/groups", "POST /api/agents/x/groups",
 	"DELETE /api/agents/x/groups/g", "GET /api/jobs", "POST /api/jobs", "POST /api/jobs/validate",
 	"GET /api/jobs/x", "DELETE /api/jobs/x", "POST /api/exec/x", "POST /api/run",
@@ -203,5 +203,29 @@ func TestDevQuickStart(t *testing.T) {
 	rs := resultsOf(t, s, ans.ExecID)
 	if d.Execution.Succeeded != 1 || len(rs) != 1 || !strings.Contains(rs[0].Stdout, "hello from dev") {
 		t.Fatalf("dev run: %+v %+v", d.Execution, rs)
+	}
+}
+
+func TestHealthRollupAndWhoami(t *testing.T) {
+	s := startServer(t)
+	startAgent(t, s, "h1")
+	waitOnline(t, s, "h1")
+	var h struct {
+		Status string `json:"status"`
+		Agents struct {
+			Known, Online int
+			ByOS          map[string]struct{ Count, Online int } `json:"by_os"`
+		} `json:"agents"`
+	}
+	if code := s.api(t, "GET", "/api/health", nil, &h); code != 200 || h.Status != "ok" {
+		t.Fatalf("health: %d %+v", code, h)
+	}
+	if h.Agents.Known != 1 || h.Agents.Online != 1 || h.Agents.ByOS["linux"].Count != 1 {
+		t.Fatalf("rollup: %+v", h.Agents)
+	}
+	var me map[string]string
+	s.api(t, "GET", "/api/whoami", nil, &me)
+	if me["role"] != "admin" {
+		t.Fatalf("whoami in open mode: %v", me)
 	}
 }
