@@ -196,21 +196,7 @@ func uniq(in []string) []string {
 
 // NewCommand builds the one Command of an exec.
 func NewCommand(job *manifest.Job, plan manifest.Plan, execID, actor string, now time.Time) wire.Command {
-	return wire.Command{
-		RequestID:   uuid.NewString(),
-		ExecID:      execID,
-		JobID:       job.ID,
-		Version:     job.Version,
-		Shell:       job.Execute.Shell,
-		Script:      job.Execute.Script,
-		TimeoutSecs: int64(job.Execute.Timeout.Std().Seconds()),
-		Cwd:         job.Execute.Cwd,
-		Env:         job.Execute.Env,
-		JitterSecs:  int64(plan.Jitter.Std().Seconds()),
-		DeadlineAt:  plan.DeadlineAt,
-		IssuedAt:    now.UTC(),
-		Actor:       actor,
-	}
+	return job.Command(execID, uuid.NewString(), actor, plan.Jitter.Std(), plan.DeadlineAt, now)
 }
 
 func (f *Fanout) audit(ctx context.Context, actor, action, target string, payload any) {
