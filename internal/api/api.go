@@ -222,6 +222,21 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 	return v, nil
 }
 
+// listParams are the paging and time filter every history list shares.
+type listParams struct {
+	limit, offset int
+	since         time.Time
+}
+
+func (a *API) listParams(r *http.Request) (listParams, error) {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return listParams{}, err
+	}
+	since, err := sinceParam(r, a.Now())
+	return listParams{limit: limit, offset: offset, since: since}, err
+}
+
 // sinceParam reads an RFC 3339 time or a duration ago ("24h").
 func sinceParam(r *http.Request, now time.Time) (time.Time, error) {
 	s := r.URL.Query().Get("since")

@@ -25,18 +25,14 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
-	limit, offset, err := paging(r)
-	if err != nil {
-		return err
-	}
-	since, err := sinceParam(r, a.Now())
+	lp, err := a.listParams(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	page, err := a.Store.ListAudit(r.Context(), store.AuditFilter{
-		Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Since: since,
-		Limit: limit, Offset: offset,
+		Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Since: lp.since,
+		Limit: lp.limit, Offset: lp.offset,
 	})
 	if err != nil {
 		return err

@@ -16,11 +16,7 @@ func (a *API) executionRoutes() {
 }
 
 func (a *API) listExecutions(w http.ResponseWriter, r *http.Request) error {
-	limit, offset, err := paging(r)
-	if err != nil {
-		return err
-	}
-	since, err := sinceParam(r, a.Now())
+	lp, err := a.listParams(r)
 	if err != nil {
 		return err
 	}
@@ -32,8 +28,8 @@ func (a *API) listExecutions(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("status: want pending, running, completed or expired, got %q", status)
 	}
 	page, err := a.Store.ListExecutions(r.Context(), store.ExecutionFilter{
-		JobID: q.Get("job"), Status: status, Initiator: q.Get("initiator"), Since: since,
-		Limit: limit, Offset: offset,
+		JobID: q.Get("job"), Status: status, Initiator: q.Get("initiator"), Since: lp.since,
+		Limit: lp.limit, Offset: lp.offset,
 	})
 	if err != nil {
 		return err

@@ -15,17 +15,13 @@ func (a *API) resultRoutes() {
 }
 
 func (a *API) listResults(w http.ResponseWriter, r *http.Request) error {
-	limit, offset, err := paging(r)
-	if err != nil {
-		return err
-	}
-	since, err := sinceParam(r, a.Now())
+	lp, err := a.listParams(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	f := store.ResultFilter{PC: q.Get("pc"), JobID: q.Get("job"), ExecID: q.Get("exec"), Status: q.Get("status"),
-		Since: since, Limit: limit, Offset: offset}
+		Since: lp.since, Limit: lp.limit, Offset: lp.offset}
 	if err := checkOptionalIDs(map[string]string{"pc": f.PC, "job": f.JobID}); err != nil {
 		return err
 	}
