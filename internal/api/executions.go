@@ -48,15 +48,17 @@ func (a *API) getExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := a.Store.GetExecution(r.Context(), id)
+	body, err := a.Store.ExecutionDetailJSON(r.Context(), id, encodeDetail)
 	if err != nil {
 		return err
 	}
-	rows, err := a.Store.ExecutionResults(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, executionDetail{Execution: e, Results: rows})
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(body)
+	return err
+}
+
+func encodeDetail(e store.Execution, rows []store.Result) ([]byte, error) {
+	return json.Marshal(executionDetail{Execution: e, Results: rows})
 }
 
 // streamExecution sends server-sent events: `execution` (counters) and

@@ -17,6 +17,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kanade-dev/kanade/internal/api"
@@ -144,6 +145,9 @@ func (s *Server) startProjection(ctx context.Context) error {
 		}
 	}
 	s.proj = projector.New(s.js, s.nc, db, projector.Options{Logger: s.log})
+	// Several servers may live in one process (tests, dev); the first one
+	// to register owns the series and the others skip.
+	_ = prometheus.Register(s.proj.Collector())
 	s.fan = &fanout.Fanout{JS: s.js, Store: db, Audit: &audit.Publisher{JS: s.js}, Log: s.log}
 	s.sched, err = scheduler.NewKV(ctx, s.js, scheduler.Config{
 		Dispatcher: s.fan, Fleet: db, Results: scheduler.StoreResults{Store: db},

@@ -14,7 +14,7 @@ import "sync"
 // change escapes it.
 type detailCache struct {
 	mu      sync.Mutex
-	entries map[string][]Result
+	entries map[string]detailEntry
 	rows    int                             // total rows held
 	reads   map[string]map[*detailRead]bool // reads in flight per execution
 }
@@ -24,15 +24,30 @@ const detailCacheRows = 50_000
 
 type detailRead struct{ dirty bool }
 
+// detailEntry is one execution's rows and, once someone asked for it, the
+// encoded answer built from them and the execution row of the same read.
+type detailEntry struct {
+	rows    []Result
+	encoded []byte
+}
+
 // get returns a copy of the cached rows of execID.
 func (c *detailCache) get(execID string) ([]Result, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rows, ok := c.entries[execID]
+	e, ok := c.entries[execID]
 	if !ok {
 		return nil, false
 	}
-	return append([]Result(nil), rows...), true
+	return append([]Result(nil), e.rows...), true
+}
+
+// getEncoded returns the cached encoded detail of execID, if any.
+func (c *detailCache) getEncoded(execID string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[execID]
+	return e.encoded, ok && e.encoded != nil
 }
 
 // begin registers a read of execID before it queries.
@@ -52,7 +67,7 @@ func (c *detailCache) begin(execID string) *detailRead {
 
 // end unregisters r and caches rows (a copy) unless a write to execID
 // committed since begin, or rows is nil (the read failed).
-func (c *detailCache) end(execID string, r *detailRead, rows []Result) {
+func (c *detailCache) end(execID string, r *detailRead, rows []Result, encoded []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.reads[execID], r)
@@ -70,14 +85,14 @@ func (c *detailCache) end(execID string, r *detailRead, rows []Result) {
 		c.dropLocked(id)
 	}
 	if c.entries == nil {
-		c.entries = map[string][]Result{}
+		c.entries = map[string]detailEntry{}
 	}
-	c.entries[execID] = append([]Result(nil), rows...)
+	c.entries[execID] = detailEntry{rows: append([]Result(nil), rows...), encoded: encoded}
 	c.rows += len(rows)
 }
 
 func (c *detailCache) dropLocked(execID string) {
-	c.rows -= len(c.entries[execID])
+	c.rows -= len(c.entries[execID].rows)
 	delete(c.entries, execID)
 }
 

@@ -139,8 +139,34 @@ func (s *Store) ExecutionResults(ctx context.Context, id string) ([]Result, erro
 	}
 	r := s.details.begin(id)
 	rows, err := s.readExecutionResults(ctx, id)
-	s.details.end(id, r, rows)
+	s.details.end(id, r, rows, nil)
 	return rows, err
+}
+
+// ExecutionDetailJSON returns encode(execution, rows) for one execution,
+// cached with the same exactness as ExecutionResults: a settled
+// 10 000-PC execution that dashboards poll is encoded once, not on every
+// request (encoding the rows costs more than reading them).
+func (s *Store) ExecutionDetailJSON(ctx context.Context, id string, encode func(Execution, []Result) ([]byte, error)) ([]byte, error) {
+	if b, ok := s.details.getEncoded(id); ok {
+		return b, nil
+	}
+	r := s.details.begin(id)
+	e, err := s.GetExecution(ctx, id)
+	var rows []Result
+	if err == nil {
+		rows, err = s.readExecutionResults(ctx, id)
+	}
+	var b []byte
+	if err == nil {
+		b, err = encode(e, rows)
+	}
+	if err != nil {
+		s.details.end(id, r, nil, nil)
+		return nil, err
+	}
+	s.details.end(id, r, rows, b)
+	return b, nil
 }
 
 // readExecutionResults is ExecutionResults without the cache.
