@@ -1,9 +1,6 @@
 package swarm
 
-import (
-	"fmt"
-	"syscall"
-)
+import "fmt"
 
 // Each simulated agent holds two descriptors for its life: its broker
 // connection (unless shared) and its append-only seen log. Short-lived
@@ -12,22 +9,6 @@ const (
 	fdsPerAgentShared = 1
 	fdMargin          = 256
 )
-
-// RaiseFDLimit lifts the soft RLIMIT_NOFILE to the hard limit (a process
-// starts with the soft one, often 1024) and returns the new limit.
-func RaiseFDLimit() (uint64, error) {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return 0, fmt.Errorf("read fd limit: %w", err)
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			return 0, fmt.Errorf("raise fd limit: %w", err)
-		}
-	}
-	return rl.Cur, nil
-}
 
 // FDsPerAgent is the descriptors one simulated agent holds.
 func FDsPerAgent(sharedConns int) int {
