@@ -10,14 +10,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -82,6 +85,7 @@ type tab struct {
 
 	mu       sync.Mutex
 	requests []string
+	problems []string // uncaught exceptions and console errors other than HTTP statuses
 }
 
 // newTab opens a tab in the browser, records every request it makes and
@@ -92,16 +96,36 @@ func newTab(t *testing.T, browser context.Context, origin string) *tab {
 	t.Cleanup(cancel)
 	tb := &tab{ctx: ctx, origin: origin}
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
-			tb.mu.Lock()
-			tb.requests = append(tb.requests, e.Request.URL)
-			tb.mu.Unlock()
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if e.Request != nil {
+				tb.requests = append(tb.requests, e.Request.URL)
+			}
+		case *runtime.EventExceptionThrown:
+			if d := e.ExceptionDetails; d != nil {
+				msg := d.Text
+				if d.Exception != nil && d.Exception.Description != "" {
+					msg += " " + d.Exception.Description
+				}
+				tb.problems = append(tb.problems, "exception: "+msg)
+			}
+		case *cdplog.EventEntryAdded:
+			// Network entries are the HTTP statuses the flows provoke on
+			// purpose (401 before login, 400 for a bad manifest).
+			if e.Entry != nil && e.Entry.Level == cdplog.EntryLevelError && e.Entry.Source != cdplog.EntrySourceNetwork {
+				tb.problems = append(tb.problems, fmt.Sprintf("console %s: %s", e.Entry.Source, e.Entry.Text))
+			}
 		}
 	}); err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		if _, err := cdp.Call(ctx, tg, cdplog.Enable, cdp.Empty{}); err != nil {
 			return err
 		}
 		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "window.confirm = () => true;"})
@@ -127,6 +151,13 @@ func (tb *tab) foreignRequests() (all int, foreign []string) {
 		}
 	}
 	return len(tb.requests), foreign
+}
+
+// pageProblems lists the uncaught exceptions and console errors seen.
+func (tb *tab) pageProblems() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return slices.Clone(tb.problems)
 }
 
 // do runs actions with a bounded wait.

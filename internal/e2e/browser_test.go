@@ -47,6 +47,9 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// First, so a machine without Chromium fails at once and plainly.
+	browser := startBrowser(t)
+
 	s := startServer(t)
 	// lab-1..3 form the group "lab" and sleep 1, 2 and 3 s in the slow
 	// job, so the execution visibly fills in; odd-1 fails the flaky job.
@@ -54,7 +57,6 @@ func TestBrowserDashboard(t *testing.T) {
 		startAgentEnv(t, s, fmt.Sprintf("lab-%d", i), fmt.Sprintf("KANADE_E2E_SLEEP=%d", i))
 	}
 	startAgentEnv(t, s, "odd-1", "KANADE_E2E_FAIL=1")
-	browser := startBrowser(t)
 	tb := newTab(t, browser, s.URL())
 
 	pcs := []string{"lab-1", "lab-2", "lab-3", "odd-1"}
@@ -275,7 +277,7 @@ func TestBrowserDashboard(t *testing.T) {
 		login.waitVisible(t, "[data-testid=logout]")
 	})
 
-	t.Run("NoRequestLeavesTheOrigin", func(t *testing.T) {
+	t.Run("NoRequestLeavesTheOriginAndNoPageErrors", func(t *testing.T) {
 		for _, x := range []*tab{tb, login} {
 			if x == nil {
 				continue
@@ -286,8 +288,12 @@ func TestBrowserDashboard(t *testing.T) {
 			}
 			if len(foreign) > 0 {
 				t.Errorf("requests outside %s: %v", x.origin, foreign)
+			} else {
+				t.Logf("%s: %d requests, all same-origin", x.origin, n)
 			}
-			t.Logf("%s: %d requests, all same-origin", x.origin, n)
+			if p := x.pageProblems(); len(p) > 0 {
+				t.Errorf("the page at %s reported errors: %q", x.origin, p)
+			}
 		}
 	})
 
