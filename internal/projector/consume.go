@@ -41,8 +41,10 @@ func (p *Projector) consumerConfig(s streamSpec) jetstream.ConsumerConfig {
 		Durable:       ConsumerName(p.Instance(), s.stream),
 		FilterSubject: s.filter,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// AckAll: one ack (of the batch's highest sequence) acks the batch.
-		AckPolicy:         jetstream.AckAllPolicy,
+		// Explicit acks, one per message: with AckAll an ack also covers
+		// deliveries the client dropped (a reply that reached an expired
+		// pull request), and those messages were never projected.
+		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           p.opts.AckWait,
 		MaxAckPending:     max(4*p.opts.Batch, 1000),
 		MaxRequestBatch:   0,
@@ -54,15 +56,12 @@ func (p *Projector) consumerConfig(s streamSpec) jetstream.ConsumerConfig {
 type fetched struct {
 	msgs  []jetstream.Msg
 	batch *store.Batch
-	last  jetstream.Msg // highest stream sequence: its ack (AckAll) covers the batch
 }
 
 // consume runs one stream's fetch → apply → commit → ack pipeline until
 // ctx ends. Fetching and decoding the next batch overlaps with applying
 // the current one, so the single SQLite writer is never idle waiting on
-// the broker; batches are applied and acked strictly in order, so an ack
-// (AckAll: everything up to its sequence) never covers an uncommitted
-// message.
+// the broker; a message is acked only after the commit that applied it.
 func (p *Projector) consume(ctx context.Context, s streamSpec) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -117,9 +116,9 @@ func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fe
 			continue
 		}
 		empty = 0
-		b, last := p.buildBatch(s, msgs)
+		b := p.buildBatch(s, msgs)
 		select {
-		case ready <- fetched{msgs: msgs, batch: b, last: last}:
+		case ready <- fetched{msgs: msgs, batch: b}:
 		case <-ctx.Done():
 			return
 		}
@@ -151,19 +150,14 @@ func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, er
 // applyWithRetry commits the batch, retrying DB errors with backoff, then
 // acks it. It returns false only when ctx ended first.
 func (p *Projector) applyWithRetry(ctx context.Context, s streamSpec, f fetched) bool {
-	b, last, msgs := f.batch, f.last, f.msgs
+	b, msgs := f.batch, f.msgs
 	var backoff time.Duration
 	for {
 		touched, err := p.st.Apply(ctx, b)
 		if err == nil {
 			p.stats.Applied.Add(int64(len(msgs)))
 			p.stats.DeadLetters.Add(int64(len(b.DeadLetters)))
-			if last != nil {
-				if err := last.Ack(); err != nil {
-					// Harmless: the batch is redelivered and re-applied idempotently.
-					p.log.Warn("ack batch", "stream", s.stream, "err", err)
-				}
-			}
+			ackAll(p, s, msgs)
 			p.notify(touched)
 			return true
 		}
@@ -176,12 +170,20 @@ func (p *Projector) applyWithRetry(ctx context.Context, s streamSpec, f fetched)
 	}
 }
 
-// buildBatch decodes msgs; poison becomes dead letters. It returns the
-// message with the highest stream sequence, whose ack covers the batch.
-func (p *Projector) buildBatch(s streamSpec, msgs []jetstream.Msg) (*store.Batch, jetstream.Msg) {
+// ackAll acks a committed batch. Acks are fire-and-forget publishes; a
+// lost one only means a redelivery, which the store applies idempotently.
+func ackAll(p *Projector, s streamSpec, msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		if err := m.Ack(); err != nil {
+			p.log.Warn("ack", "stream", s.stream, "subject", m.Subject(), "err", err)
+			return
+		}
+	}
+}
+
+// buildBatch decodes msgs; poison becomes dead letters.
+func (p *Projector) buildBatch(s streamSpec, msgs []jetstream.Msg) *store.Batch {
 	b := &store.Batch{}
-	var last jetstream.Msg
-	var lastSeq uint64
 	for _, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
@@ -189,14 +191,11 @@ func (p *Projector) buildBatch(s streamSpec, msgs []jetstream.Msg) (*store.Batch
 			p.log.Warn("message without metadata", "stream", s.stream, "subject", m.Subject(), "err", err)
 			continue
 		}
-		if meta.Sequence.Stream >= lastSeq {
-			last, lastSeq = m, meta.Sequence.Stream
-		}
 		if err := s.decode(p, m, meta, b); err != nil {
 			b.DeadLetters = append(b.DeadLetters, deadLetter(s.stream, m, meta, err))
 		}
 	}
-	return b, last
+	return b
 }
 
 func deadLetter(stream string, m jetstream.Msg, meta *jetstream.MsgMetadata, err error) store.DeadLetter {

@@ -144,7 +144,8 @@ func (p *Projector) Run(ctx context.Context) error {
 // ConsumerName is the durable name of the projection instance's consumer
 // on stream; it embeds the instance id so a new database replays.
 func ConsumerName(instance, stream string) string {
-	return "kanade-proj-" + instance + "-" + stream
+	// v2: explicit acks (a consumer's ack policy cannot change in place).
+	return "kanade-proj2-" + instance + "-" + stream
 }
 
 // Instance is the projection instance id consumer names embed ("" before
