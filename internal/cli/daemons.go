@@ -12,6 +12,7 @@ import (
 // addDaemonCommands registers server, agent and dev.
 func addDaemonCommands(root *cobra.Command) {
 	root.AddCommand(newServerCmd(), newAgentCmd(), newDevCmd())
+	addPerfCommands(root)
 }
 
 func rootContext() context.Context { return context.Background() }
