@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-dev/kanade/internal/bus"
 	"github.com/kanade-dev/kanade/internal/manifest"
 	"github.com/kanade-dev/kanade/internal/schedule"
 	"github.com/kanade-dev/kanade/internal/scheduler/clock"
@@ -137,53 +137,12 @@ func (r *registry) reconcile(present map[string]bool) {
 	r.loadOnce.Do(func() { close(r.loaded) })
 }
 
-// watch keeps a watch on KV schedules open for the life of ctx. Every
-// (re)opened watch replays the current values, so re-registration and
-// reconciliation after a broken watch come for free.
+// watch keeps the registry in step with KV schedules for the life of ctx.
 func (s *Scheduler) watch(ctx context.Context) {
-	backoff := 500 * time.Millisecond
-	first := true
-	for ctx.Err() == nil {
-		err := s.watchOnce(ctx, first)
-		first = false
-		if ctx.Err() != nil {
-			return
-		}
-		s.cfg.Log.Warn("schedules watch ended; re-opening", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
-}
-
-func (s *Scheduler) watchOnce(ctx context.Context, first bool) error {
-	w, err := s.cfg.Schedules.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	present := map[string]bool{}
-	initial := true
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("updates channel closed")
-			}
-			if e == nil {
-				s.reg.reconcile(present)
-				initial = false
-				continue
-			}
-			if initial && e.Operation() == jetstream.KeyValuePut {
-				present[e.Key()] = true
-			}
-			s.reg.apply(e, initial && first)
-		}
-	}
+	bus.Mirror{
+		Open:   func(context.Context) (jetstream.KeyValue, error) { return s.cfg.Schedules, nil },
+		Apply:  func(e jetstream.KeyValueEntry, _, first bool) { s.reg.apply(e, first) },
+		Synced: s.reg.reconcile,
+		Log:    s.cfg.Log.With("bucket", "schedules"),
+	}.Run(ctx)
 }

@@ -3,12 +3,12 @@ package localsched
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-dev/kanade/internal/bus"
 	"github.com/kanade-dev/kanade/internal/manifest"
 	"github.com/kanade-dev/kanade/internal/wire"
 )
@@ -16,64 +16,23 @@ import (
 // applyFunc applies one KV change with t.mu held.
 type applyFunc func(key string, value []byte, deleted bool)
 
-// watch mirrors one bucket into the cache for the life of ctx, re-opening
-// the watch whenever it cannot be opened or ends: the broker may be gone
-// for hours and the cache keeps serving meanwhile.
+// watch mirrors one bucket into the cache for the life of ctx; the
+// cache keeps serving while the broker is gone.
 func (t *Ticker) watch(ctx context.Context, bucket string, apply applyFunc) {
-	backoff := 500 * time.Millisecond
-	for ctx.Err() == nil {
-		err := t.watchOnce(ctx, bucket, apply)
-		if ctx.Err() != nil {
-			return
-		}
-		t.cfg.Log.Debug("watch ended; retrying", "bucket", bucket, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 30*time.Second)
-	}
-}
-
-func (t *Ticker) watchOnce(ctx context.Context, bucket string, apply applyFunc) error {
-	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	kv, err := t.cfg.JS.KeyValue(octx, bucket)
-	cancel()
-	if err != nil {
-		return err
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	present := map[string]bool{}
-	initial := true
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("updates channel closed")
-			}
-			if e == nil {
-				t.reconcile(bucket, present)
-				initial = false
-				continue
-			}
-			if initial && e.Operation() == jetstream.KeyValuePut {
-				present[e.Key()] = true
-			}
+	bus.Mirror{
+		Open: func(ctx context.Context) (jetstream.KeyValue, error) { return t.cfg.JS.KeyValue(ctx, bucket) },
+		Apply: func(e jetstream.KeyValueEntry, replay, _ bool) {
 			t.mu.Lock()
+			defer t.mu.Unlock()
 			apply(e.Key(), e.Value(), e.Operation() != jetstream.KeyValuePut)
-			if !initial {
+			if !replay {
 				t.saveLocked()
 			}
-			t.mu.Unlock()
-		}
-	}
+		},
+		Synced:     func(present map[string]bool) { t.reconcile(bucket, present) },
+		Log:        t.cfg.Log.With("bucket", bucket),
+		MaxBackoff: 30 * time.Second,
+	}.Run(ctx)
 }
 
 // reconcile drops cached keys that a fresh listing no longer has (deleted
