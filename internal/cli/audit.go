@@ -21,33 +21,15 @@ func newAuditCmd(g *globals) *cobra.Command {
 
 func newAuditListCmd(g *globals) *cobra.Command {
 	var f client.AuditFilter
-	var since string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List audit events, newest first",
-		Args:    cobra.NoArgs,
-		RunE: g.verb(func(e *env, _ []string) error {
-			if err := checkPaging(f.Paging); err != nil {
-				return err
-			}
-			var err error
-			if f.Since, err = parseSince(since); err != nil {
-				return err
-			}
-			rep, err := e.client.ListAudit(e.ctx, f)
-			if err != nil {
-				return err
-			}
-			return e.show(rep.Raw, func(w io.Writer) error { return auditTable(w, rep.Value) })
-		}),
-	}
+	cmd := historyList(g, "List audit events, newest first", &f.Paging, &f.Since,
+		func(e *env) (client.Reply[store.Page[store.AuditEntry]], error) {
+			return e.client.ListAudit(e.ctx, f)
+		},
+		auditTable)
 	fl := cmd.Flags()
 	fl.StringVar(&f.Actor, "actor", "", "only this actor")
 	fl.StringVar(&f.Action, "action", "", "only this action (exec, job.apply, ...)")
 	fl.StringVar(&f.Target, "target", "", "only this target")
-	fl.StringVar(&since, "since", "", "only newer than a duration ago (1h, 7d) or an RFC 3339 time")
-	pagingFlags(cmd, &f.Paging)
 	return cmd
 }
 

@@ -22,33 +22,15 @@ func newExecutionsCmd(g *globals) *cobra.Command {
 
 func newExecutionsListCmd(g *globals) *cobra.Command {
 	var f client.ExecutionFilter
-	var since string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List executions, newest first",
-		Args:    cobra.NoArgs,
-		RunE: g.verb(func(e *env, _ []string) error {
-			if err := checkPaging(f.Paging); err != nil {
-				return err
-			}
-			var err error
-			if f.Since, err = parseSince(since); err != nil {
-				return err
-			}
-			rep, err := e.client.ListExecutions(e.ctx, f)
-			if err != nil {
-				return err
-			}
-			return e.show(rep.Raw, func(w io.Writer) error { return executionTable(w, rep.Value) })
-		}),
-	}
+	cmd := historyList(g, "List executions, newest first", &f.Paging, &f.Since,
+		func(e *env) (client.Reply[store.Page[store.Execution]], error) {
+			return e.client.ListExecutions(e.ctx, f)
+		},
+		executionTable)
 	fl := cmd.Flags()
 	fl.StringVar(&f.Job, "job", "", "only this job")
 	fl.StringVar(&f.Status, "status", "", "pending|running|completed|expired")
 	fl.StringVar(&f.Initiator, "initiator", "", "operator name or scheduler:<schedule_id>")
-	fl.StringVar(&since, "since", "", "only newer than a duration ago (1h, 7d) or an RFC 3339 time")
-	pagingFlags(cmd, &f.Paging)
 	return cmd
 }
 

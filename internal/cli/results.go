@@ -22,34 +22,16 @@ func newResultsCmd(g *globals) *cobra.Command {
 
 func newResultsListCmd(g *globals) *cobra.Command {
 	var f client.ResultFilter
-	var since string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List results, newest first (output clipped; use get for all of it)",
-		Args:    cobra.NoArgs,
-		RunE: g.verb(func(e *env, _ []string) error {
-			if err := checkPaging(f.Paging); err != nil {
-				return err
-			}
-			var err error
-			if f.Since, err = parseSince(since); err != nil {
-				return err
-			}
-			rep, err := e.client.ListResults(e.ctx, f)
-			if err != nil {
-				return err
-			}
-			return e.show(rep.Raw, func(w io.Writer) error { return resultTable(w, rep.Value) })
-		}),
-	}
+	cmd := historyList(g, "List results, newest first (output clipped; use get for all of it)", &f.Paging, &f.Since,
+		func(e *env) (client.Reply[store.Page[store.Result]], error) {
+			return e.client.ListResults(e.ctx, f)
+		},
+		resultTable)
 	fl := cmd.Flags()
 	fl.StringVar(&f.PC, "pc", "", "only this pc_id")
 	fl.StringVar(&f.Job, "job", "", "only this job")
 	fl.StringVar(&f.Exec, "exec", "", "only this execution")
 	fl.StringVar(&f.Status, "status", "", "success|failure|running|skipped")
-	fl.StringVar(&since, "since", "", "only newer than a duration ago (1h, 7d) or an RFC 3339 time")
-	pagingFlags(cmd, &f.Paging)
 	return cmd
 }
 
