@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/kanade-dev/kanade/internal/store"
 	"github.com/kanade-dev/kanade/internal/testutil"
 )
@@ -105,7 +107,11 @@ func TestBrowserDashboard(t *testing.T) {
 		doc := "id: typo-job\nversion: \"1\"\nexecute:\n  shell: sh\n  timeout: 30s\n  scirpt: echo hi\n"
 		tb.setText(t, "[data-testid=job-editor]", doc)
 		tb.click(t, "[data-testid=job-save]")
-		tb.waitVisible(t, `[data-testid=job-errors] [data-testid=field-error][data-path="execute.scirpt"]`)
+		fieldErr := `[data-testid=job-errors] [data-testid=field-error][data-path="execute.scirpt"]`
+		tb.waitVisible(t, fieldErr)
+		if msg, _ := evalIn[string](tb, textOf(fieldErr)); !strings.Contains(msg, "line 6") {
+			t.Errorf("the error at execute.scirpt reads %q; want it to point at line 6", msg)
+		}
 		line := until(t, tb, browserWait, `[...document.querySelectorAll('[data-testid=editor-error-line]')].map(l => l.dataset.line + ':' + l.textContent)`,
 			func(lines []string) error {
 				if !slices.Contains(lines, "6:  scirpt: echo hi") {
@@ -114,6 +120,7 @@ func TestBrowserDashboard(t *testing.T) {
 				return nil
 			})
 		t.Logf("highlighted: %q", line)
+		tb.shoot(t, shots, "job-editor-errors")
 		if code := s.api(t, "GET", "/api/jobs/typo-job", nil, nil); code != http.StatusNotFound {
 			t.Fatalf("the rejected job was stored: GET /api/jobs/typo-job = %d", code)
 		}
@@ -182,6 +189,7 @@ func TestBrowserDashboard(t *testing.T) {
 			}
 			return nil
 		})
+		tb.shoot(t, shots, "execution-failure")
 	})
 
 	t.Run("ScheduleToggleChangesTheAPI", func(t *testing.T) {
@@ -240,6 +248,19 @@ func TestBrowserDashboard(t *testing.T) {
 			}
 			tb.open(t, p.path, p.sel)
 			tb.shoot(t, shots, p.name)
+		}
+	})
+
+	t.Run("PhoneMenuNavigates", func(t *testing.T) {
+		phone := viewports[1]
+		tb.do(t, "phone viewport", chromedp.EmulateViewport(phone.width, phone.height, phone.opts...))
+		defer tb.do(t, "desktop viewport", chromedp.EmulateViewport(viewports[0].width, viewports[0].height))
+		tb.open(t, "/", "[data-testid=nav-toggle]")
+		tb.click(t, "[data-testid=nav-toggle]")
+		tb.click(t, "[data-testid=nav-agents]")
+		tb.waitVisible(t, "[data-testid=agent-row]")
+		if p, _ := evalIn[string](tb, "location.pathname"); p != "/agents" {
+			t.Fatalf("the phone menu led to %s, want /agents", p)
 		}
 	})
 
