@@ -161,6 +161,11 @@ func StartServer(ctx context.Context, bin, dataDir string, extra ...string) (*Se
 	}
 	args := append([]string{"server", "--data-dir", dataDir, "--http-addr", httpAddr,
 		"--nats-listen", natsAddr, "--auth", "none"}, extra...)
+	// KANADE_BENCH_PPROF=127.0.0.1:6060 profiles the server under load
+	// (go tool pprof http://127.0.0.1:6060/debug/pprof/profile).
+	if addr := os.Getenv("KANADE_BENCH_PPROF"); addr != "" {
+		args = append(args, "--pprof", addr)
+	}
 	p, err := StartProc(bin, args...)
 	if err != nil {
 		return nil, err

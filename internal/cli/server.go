@@ -15,6 +15,7 @@ import (
 func newServerCmd() *cobra.Command {
 	var cfg server.Config
 	var printConfig bool
+	var pprofAddr, memLimit string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the backend: API, dashboard, projectors, scheduler (embeds NATS unless --nats-url)",
@@ -27,7 +28,10 @@ func newServerCmd() *cobra.Command {
 			if printConfig {
 				return printJSON(cfg)
 			}
-			return runServer(cfg)
+			if err := applyMemoryLimit(memLimit, cmd.Flags().Changed("memory-limit"), os.Getenv); err != nil {
+				return err
+			}
+			return runServer(cfg, pprofAddr)
 		},
 	}
 	f := cmd.Flags()
@@ -44,13 +48,22 @@ func newServerCmd() *cobra.Command {
 	f.IntVar(&cfg.TickKeep, "tick-keep", 500, "decision-log rows kept per schedule")
 	f.DurationVar(&cfg.SchedulerPoll, "scheduler-poll", 0, "scheduler tick interval (tests only; default one minute)")
 	_ = f.MarkHidden("scheduler-poll")
+	f.StringVar(&memLimit, "memory-limit", defaultServerMemoryLimit, "soft Go heap limit (e.g. 256MiB; 0 = none; GOMEMLIMIT wins over the default)")
+	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this address (diagnostics)")
+	_ = f.MarkHidden("pprof")
 	return cmd
 }
 
-func runServer(cfg server.Config) error {
+func runServer(cfg server.Config, pprofAddr string) error {
 	ctx, stop := signal.NotifyContext(rootContext(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.Start(ctx, cfg, newLogger())
+	log := newLogger()
+	stopPprof, err := startPprof(pprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
+	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

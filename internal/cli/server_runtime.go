@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// defaultServerMemoryLimit is the server's soft heap limit. With
+// thousands of agent connections the embedded broker's per-client
+// buffers grow and shrink in bursts; at the default GOGC the heap is
+// allowed to double before a collection, so RSS follows the peak. A soft
+// limit makes the GC work harder near it instead (it is not a cap: the
+// process may exceed it rather than thrash).
+const defaultServerMemoryLimit = "256MiB"
+
+// applyMemoryLimit sets the runtime's soft memory limit from a size such
+// as 256MiB; "0" or "off" leaves it unlimited, and GOMEMLIMIT in the
+// environment wins over the flag's default.
+func applyMemoryLimit(size string, changed bool, getenv func(string) string) error {
+	if !changed && getenv("GOMEMLIMIT") != "" {
+		return nil
+	}
+	s := strings.TrimSpace(strings.ToLower(size))
+	if s == "" || s == "0" || s == "off" {
+		return nil
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return fmt.Errorf("--memory-limit %q: %w", size, err)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}
+
+// sizeUnits are the suffixes parseSize knows, longest first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"b", 1},
+}
+
+// parseSize reads a lowercase byte size: 256mib, 300mb, 1gib, 1048576.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("want a positive size such as 256MiB")
+	}
+	return n * mult, nil
+}
+
+// startPprof serves net/http/pprof on addr (a diagnostics listener kept
+// off the API mux so it is never exposed by accident).
+func startPprof(addr string, log *slog.Logger) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("pprof server", "err", err)
+		}
+	}()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
