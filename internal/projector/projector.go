@@ -36,7 +36,12 @@ type Options struct {
 	DefaultTimeout time.Duration
 	RetryMin       time.Duration // first DB-error backoff (100ms)
 	RetryMax       time.Duration // backoff ceiling (10s)
-	AckWait        time.Duration // consumer ack wait (2m)
+	// AckWait is the consumer's ack wait (15s). A pull whose client-side
+	// timer fired before the broker's reply arrived (a loaded box) drops
+	// that reply: those messages come back only after AckWait, so a long
+	// one stalled a 10 000-PC execution for minutes. A batch applied
+	// slower than this is merely redelivered and re-applied idempotently.
+	AckWait time.Duration
 	// InactiveThreshold lets the broker delete the consumers of a
 	// projection that is gone (wiped DB, removed replica) (72h).
 	InactiveThreshold time.Duration
@@ -63,7 +68,7 @@ func (o Options) withDefaults() Options {
 	def(&o.DefaultTimeout, time.Hour)
 	def(&o.RetryMin, 100*time.Millisecond)
 	def(&o.RetryMax, 10*time.Second)
-	def(&o.AckWait, 2*time.Minute)
+	def(&o.AckWait, 15*time.Second)
 	def(&o.InactiveThreshold, 72*time.Hour)
 	if o.Logger == nil {
 		o.Logger = slog.Default()

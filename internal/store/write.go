@@ -69,19 +69,20 @@ func insertExecution(ctx context.Context, tx *sql.Tx, e Execution, targets []str
 	return refreshStatus(ctx, tx, e.ExecID)
 }
 
+// insertTargets writes every target row with one statement: a row per
+// PC through a prepared statement cost ~10 000 round trips into SQLite
+// for an exec to a 10 000-PC fleet, which the API caller waited for.
 func insertTargets(ctx context.Context, tx *sql.Tx, execID string, targets []string) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO execution_targets(exec_id, pc_id) VALUES (?, ?)`)
+	js, err := json.Marshal(targets)
 	if err != nil {
 		return fmt.Errorf("insert targets of %s: %w", execID, err)
 	}
-	defer st.Close()
-	for _, pc := range targets {
-		if _, err := st.ExecContext(ctx, execID, pc); err != nil {
-			return fmt.Errorf("insert target %s of %s: %w", pc, execID, err)
-		}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO execution_targets(exec_id, pc_id)
+		SELECT ?, value FROM json_each(?)`, execID, string(js)); err != nil {
+		return fmt.Errorf("insert targets of %s: %w", execID, err)
 	}
 	return nil
 }
@@ -107,33 +108,55 @@ func refreshStatus(ctx context.Context, tx *sql.Tx, execID string) error {
 	return nil
 }
 
+// hbRow is one heartbeat as the upsert statement reads it from JSON.
+type hbRow struct {
+	PC      string  `json:"p"`
+	Host    string  `json:"h"`
+	OS      string  `json:"o"`
+	Arch    string  `json:"a"`
+	Version string  `json:"v"`
+	Boot    string  `json:"b"`
+	RSS     int64   `json:"r"`
+	CPU     float64 `json:"c"`
+	At      string  `json:"t"`
+}
+
+// sqlUpsertHeartbeats applies a whole micro-batch in one statement (one
+// JSON array parameter) instead of one statement execution per PC. The
+// WHERE keeps the newest heartbeat: an older one never overwrites. The
+// "WHERE true" resolves SQLite's parsing ambiguity of SELECT ... ON
+// CONFLICT. A batch holds one heartbeat per PC (newest wins upstream).
+const sqlUpsertHeartbeats = `INSERT INTO agents
+	(pc_id, hostname, os, arch, agent_version, boot_time, rss_bytes, cpu_pct, first_seen, last_heartbeat)
+	SELECT j->>'p', j->>'h', j->>'o', j->>'a', j->>'v', j->>'b', j->>'r', j->>'c', j->>'t', j->>'t'
+	FROM (SELECT value AS j FROM json_each(?)) WHERE true
+	ON CONFLICT(pc_id) DO UPDATE SET hostname=excluded.hostname, os=excluded.os,
+		arch=excluded.arch, agent_version=excluded.agent_version, boot_time=excluded.boot_time,
+		rss_bytes=excluded.rss_bytes, cpu_pct=excluded.cpu_pct, last_heartbeat=excluded.last_heartbeat
+	WHERE excluded.last_heartbeat > agents.last_heartbeat`
+
 // UpsertHeartbeats writes a micro-batch in one transaction. A heartbeat
 // older than the stored one is ignored, so out-of-order delivery is safe.
 func (s *Store) UpsertHeartbeats(ctx context.Context, hbs []wire.Heartbeat) error {
 	if len(hbs) == 0 {
 		return nil
 	}
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO agents
-			(pc_id, hostname, os, arch, agent_version, boot_time, rss_bytes, cpu_pct, first_seen, last_heartbeat)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-			ON CONFLICT(pc_id) DO UPDATE SET hostname=excluded.hostname, os=excluded.os,
-				arch=excluded.arch, agent_version=excluded.agent_version, boot_time=excluded.boot_time,
-				rss_bytes=excluded.rss_bytes, cpu_pct=excluded.cpu_pct, last_heartbeat=excluded.last_heartbeat
-			WHERE excluded.last_heartbeat > agents.last_heartbeat`)
-		if err != nil {
-			return fmt.Errorf("upsert heartbeats: %w", err)
+	rows := make([]hbRow, len(hbs))
+	for i, h := range hbs {
+		boot := ""
+		if !h.BootTime.IsZero() {
+			boot = ts(h.BootTime)
 		}
-		defer st.Close()
-		for _, h := range hbs {
-			boot := ""
-			if !h.BootTime.IsZero() {
-				boot = ts(h.BootTime)
-			}
-			if _, err := st.ExecContext(ctx, h.PCID, h.Hostname, h.OS, h.Arch, h.AgentVersion, boot,
-				int64(h.AgentRSSBytes), h.AgentCPUPct, ts(h.At)); err != nil {
-				return fmt.Errorf("upsert heartbeat %s: %w", h.PCID, err)
-			}
+		rows[i] = hbRow{PC: h.PCID, Host: h.Hostname, OS: h.OS, Arch: h.Arch, Version: h.AgentVersion,
+			Boot: boot, RSS: int64(h.AgentRSSBytes), CPU: h.AgentCPUPct, At: ts(h.At)}
+	}
+	js, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("upsert heartbeats: %w", err)
+	}
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, sqlUpsertHeartbeats, string(js)); err != nil {
+			return fmt.Errorf("upsert heartbeats: %w", err)
 		}
 		return nil
 	})
