@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-dev/kanade/internal/ident"
@@ -81,41 +82,60 @@ func (p *Projector) consume(ctx context.Context, s streamSpec) {
 	}
 }
 
-// fetchLoop fetches and decodes batches into ready until ctx ends. A
-// consumer that disappears (deleted, broker restart) is re-created; with
-// DeliverAll a re-created consumer replays, which is harmless.
+// fetchLoop reads batches from a continuous pull and decodes them into
+// ready until ctx ends. A consumer that disappears (deleted, broker
+// restart) is re-created; with DeliverAll a re-created consumer replays,
+// which is harmless.
+//
+// It uses one long-lived pull subscription (Consumer.Messages) rather
+// than a Fetch per batch: a Fetch unsubscribes when its client-side timer
+// fires, and on a loaded box the broker's reply could arrive after that;
+// those messages were dropped and came back only after AckWait, which
+// stalled a 10 000-PC execution short of completed.
 func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fetched) {
 	log := p.log.With("stream", s.stream)
 	var cons jetstream.Consumer
+	var it jetstream.MessagesContext
+	stop := func() {
+		if it != nil {
+			it.Stop()
+		}
+		it, cons = nil, nil
+	}
+	defer stop()
 	var backoff time.Duration
 	empty := 0
 	for ctx.Err() == nil {
-		if cons == nil {
-			c, err := p.js.CreateOrUpdateConsumer(ctx, s.stream, p.consumerConfig(s))
-			if err != nil {
+		if it == nil {
+			var err error
+			if cons, it, err = p.subscribe(ctx, s); err != nil {
 				backoff = p.nextBackoff(backoff)
 				log.Warn("create consumer", "err", err, "retry_in", backoff)
 				sleep(ctx, backoff)
 				continue
 			}
-			cons, backoff = c, 0
+			backoff = 0
 		}
-		msgs, err := fetch(cons, p.opts.Batch, p.opts.FetchWait)
-		if err != nil && len(msgs) == 0 {
-			log.Debug("fetch", "err", err)
-			cons = nil // re-create (idempotent) in case it was deleted
-			sleep(ctx, p.opts.RetryMin)
-			continue
-		}
+		msgs, err := p.nextBatch(it)
 		if len(msgs) == 0 {
-			// A pull request sent to a consumer that no longer exists just
-			// expires, without an error; look every few idle fetches.
-			if empty++; empty%idleChecks == 0 && !consumerExists(ctx, cons) {
-				cons = nil
+			switch {
+			case errors.Is(err, nats.ErrTimeout):
+				// An idle pull on a consumer that no longer exists may say
+				// nothing; look every few idle waits.
+				if empty++; empty%idleChecks == 0 && !consumerExists(ctx, cons) {
+					stop()
+				}
+			case err != nil:
+				log.Debug("pull", "err", err)
+				stop() // re-create (idempotent) in case it was deleted
+				sleep(ctx, p.opts.RetryMin)
 			}
 			continue
 		}
 		empty = 0
+		if err != nil {
+			stop() // apply what arrived, then start a fresh pull
+		}
 		b := p.buildBatch(s, msgs)
 		select {
 		case ready <- fetched{msgs: msgs, batch: b}:
@@ -125,7 +145,52 @@ func (p *Projector) fetchLoop(ctx context.Context, s streamSpec, ready chan<- fe
 	}
 }
 
-// idleChecks is how many empty fetches pass between existence checks.
+// subscribe creates (or updates) the durable consumer and opens its
+// continuous pull, buffering about one batch ahead.
+func (p *Projector) subscribe(ctx context.Context, s streamSpec) (jetstream.Consumer, jetstream.MessagesContext, error) {
+	c, err := p.js.CreateOrUpdateConsumer(ctx, s.stream, p.consumerConfig(s))
+	if err != nil {
+		return nil, nil, err
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(p.opts.Batch))
+	if err != nil {
+		return nil, nil, fmt.Errorf("pull from %s: %w", s.stream, err)
+	}
+	return c, it, nil
+}
+
+// batchGap ends a batch early when the stream pauses this long: a lone
+// message is projected in milliseconds instead of after FetchWait.
+const batchGap = 20 * time.Millisecond
+
+// nextBatch waits up to FetchWait for a first message, then takes more
+// until the batch is full, the stream pauses for batchGap, or FetchWait
+// has passed since the first one. It returns nats.ErrTimeout when idle.
+func (p *Projector) nextBatch(it jetstream.MessagesContext) ([]jetstream.Msg, error) {
+	first, err := it.Next(jetstream.NextMaxWait(p.opts.FetchWait))
+	if err != nil {
+		return nil, err
+	}
+	msgs := []jetstream.Msg{first}
+	deadline := time.Now().Add(p.opts.FetchWait)
+	for len(msgs) < p.opts.Batch {
+		wait := min(batchGap, time.Until(deadline))
+		if wait <= 0 {
+			break
+		}
+		m, err := it.Next(jetstream.NextMaxWait(wait))
+		if errors.Is(err, nats.ErrTimeout) {
+			break
+		}
+		if err != nil {
+			return msgs, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// idleChecks is how many empty waits pass between existence checks.
 const idleChecks = 10
 
 func consumerExists(ctx context.Context, c jetstream.Consumer) bool {
@@ -133,18 +198,6 @@ func consumerExists(ctx context.Context, c jetstream.Consumer) bool {
 	defer cancel()
 	_, err := c.Info(ctx)
 	return !errors.Is(err, jetstream.ErrConsumerNotFound)
-}
-
-func fetch(c jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
-	mb, err := c.Fetch(n, jetstream.FetchMaxWait(wait))
-	if err != nil {
-		return nil, err
-	}
-	var msgs []jetstream.Msg
-	for m := range mb.Messages() {
-		msgs = append(msgs, m)
-	}
-	return msgs, mb.Error()
 }
 
 // applyWithRetry commits the batch, retrying DB errors with backoff, then
