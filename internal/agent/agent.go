@@ -299,7 +299,10 @@ func (a *Agent) connect() error {
 		}
 		a.nc = nc
 	}
-	js, err := jetstream.New(a.nc)
+	// The async-publish timeout frees the broker-side bookkeeping of an
+	// ack that never comes (the outbox has already given up and will
+	// resend with the same Nats-Msg-Id).
+	js, err := jetstream.New(a.nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return fmt.Errorf("jetstream context: %w", err)
 	}

@@ -30,7 +30,19 @@ type outbox struct {
 
 	mu      sync.Mutex
 	nextSeq uint64
-	kick    chan struct{}
+	// queue mirrors the entry files in publish order, so a flush neither
+	// lists the directory nor re-reads and re-decodes files it wrote
+	// itself (three of the agent's busiest syscalls per command).
+	queue []queued
+	kick  chan struct{}
+}
+
+// queued is one entry file and its decoded content; err is set when the
+// file (left by an earlier process) does not decode.
+type queued struct {
+	name string
+	e    outboxEntry
+	err  error
 }
 
 const outboxExt = ".json"
@@ -49,6 +61,10 @@ func openOutbox(dir string, fsync bool) (*outbox, error) {
 	if len(names) > 0 {
 		last, _ := strconv.ParseUint(strings.TrimSuffix(names[len(names)-1], outboxExt), 10, 64)
 		o.nextSeq = last + 1
+	}
+	for _, n := range names {
+		e, err := o.read(n)
+		o.queue = append(o.queue, queued{name: n, e: e, err: err})
 	}
 	return o, nil
 }
@@ -69,6 +85,7 @@ func (o *outbox) Put(e outboxEntry) error {
 		return fmt.Errorf("write outbox entry: %w", err)
 	}
 	o.nextSeq++
+	o.queue = append(o.queue, queued{name: name, e: e})
 	o.Kick()
 	return nil
 }
@@ -111,13 +128,10 @@ func (o *outbox) pending() ([]string, error) {
 
 // Has reports whether an entry with msgID is queued.
 func (o *outbox) Has(msgID string) bool {
-	names, err := o.pending()
-	if err != nil {
-		return false
-	}
-	for _, n := range names {
-		e, err := o.read(n)
-		if err == nil && e.MsgID == msgID {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, q := range o.queue {
+		if q.err == nil && q.e.MsgID == msgID {
 			return true
 		}
 	}
@@ -126,8 +140,22 @@ func (o *outbox) Has(msgID string) bool {
 
 // Len is the number of queued entries.
 func (o *outbox) Len() int {
-	names, _ := o.pending()
-	return len(names)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue)
+}
+
+func (o *outbox) snapshot() []queued {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.queue)
+}
+
+// drop forgets a delivered or moved-aside entry.
+func (o *outbox) drop(name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.queue = slices.DeleteFunc(o.queue, func(q queued) bool { return q.name == name })
 }
 
 func (o *outbox) read(name string) (outboxEntry, error) {
@@ -139,41 +167,88 @@ func (o *outbox) read(name string) (outboxEntry, error) {
 	return e, json.Unmarshal(data, &e)
 }
 
-// publishFunc sends one entry and returns after the broker acked it.
-type publishFunc func(ctx context.Context, e outboxEntry) error
+// sendFunc starts publishing one entry; the returned wait blocks until
+// the broker acked it (nil) or it failed.
+type sendFunc func(ctx context.Context, e outboxEntry) (wait func() error, err error)
 
 // errPermanent marks a publish error that no retry can fix.
 var errPermanent = errors.New("permanent publish error")
 
+// flushWindow bounds the publishes in flight during one flush.
+const flushWindow = 64
+
+// inflight is a started publish waiting for its ack.
+type inflight struct {
+	q    queued
+	wait func() error
+}
+
 // Flush publishes every queued entry in order and stops at the first
-// failure, so order is kept across outages. An unreadable entry cannot be
-// delivered ever; it is moved aside (not deleted) so that it neither
-// blocks the queue nor vanishes without trace.
-func (o *outbox) Flush(ctx context.Context, publish publishFunc) (int, error) {
-	names, err := o.pending()
-	if err != nil {
-		return 0, err
-	}
+// failure, so order is kept across outages. Publishes are pipelined (a
+// started event and its result leave together instead of one broker
+// round trip each); an entry's file is still removed only after its own
+// ack, in queue order. Entries sent after a failed one stay queued and
+// are sent again later: the stream drops the copy by Nats-Msg-Id. An
+// unreadable entry cannot be delivered ever; it is moved aside (not
+// deleted) so that it neither blocks the queue nor vanishes without trace.
+func (o *outbox) Flush(ctx context.Context, send sendFunc) (int, error) {
 	sent := 0
-	for _, n := range names {
-		path := filepath.Join(o.dir, n)
-		e, err := o.read(n)
-		if err == nil {
-			err = publish(ctx, e)
+	var pending []inflight
+	for _, q := range o.snapshot() {
+		var wait func() error
+		err := q.err
+		if err != nil {
+			err = fmt.Errorf("%w: decode %s: %v", errPermanent, q.name, err)
 		} else {
-			err = fmt.Errorf("%w: decode %s: %v", errPermanent, n, err)
-		}
-		if errors.Is(err, errPermanent) {
-			_ = os.Rename(path, path+".bad")
-			return sent, err
+			wait, err = send(ctx, q.e)
 		}
 		if err != nil {
-			return sent, err
+			n, derr := o.settle(pending)
+			if derr != nil {
+				return sent + n, derr
+			}
+			return sent + n, o.failed(q, err)
 		}
-		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-			return sent, fmt.Errorf("remove acked outbox entry: %w", err)
+		if pending = append(pending, inflight{q: q, wait: wait}); len(pending) >= flushWindow {
+			n, err := o.settle(pending)
+			if sent += n; err != nil {
+				return sent, err
+			}
+			pending = pending[:0]
 		}
-		sent++
 	}
-	return sent, nil
+	n, err := o.settle(pending)
+	return sent + n, err
+}
+
+// settle waits for each publish's ack in order and removes its entry.
+func (o *outbox) settle(pending []inflight) (int, error) {
+	for i, p := range pending {
+		if err := p.wait(); err != nil {
+			return i, o.failed(p.q, err)
+		}
+		if err := o.remove(p.q); err != nil {
+			return i, err
+		}
+	}
+	return len(pending), nil
+}
+
+// failed moves a permanently undeliverable entry aside; other errors
+// leave it queued for the next attempt.
+func (o *outbox) failed(q queued, err error) error {
+	if errors.Is(err, errPermanent) {
+		path := filepath.Join(o.dir, q.name)
+		_ = os.Rename(path, path+".bad")
+		o.drop(q.name)
+	}
+	return err
+}
+
+func (o *outbox) remove(q queued) error {
+	if err := os.Remove(filepath.Join(o.dir, q.name)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove acked outbox entry: %w", err)
+	}
+	o.drop(q.name)
+	return nil
 }

@@ -50,31 +50,48 @@ func (a *Agent) outboxLoop(ctx context.Context) {
 	}
 }
 
-// publishEntry publishes one entry to JetStream and waits for the ack.
-// While disconnected it fails fast instead of filling the reconnect
-// buffer; a retried publish whose first ack was lost is dropped by the
-// stream's duplicate window (Nats-Msg-Id).
-func (a *Agent) publishEntry(ctx context.Context, e outboxEntry) error {
+// publishEntry starts an asynchronous JetStream publish of one entry; the
+// returned wait blocks for its ack. While disconnected it fails fast
+// instead of filling the reconnect buffer; a retried publish whose first
+// ack was lost is dropped by the stream's duplicate window (Nats-Msg-Id).
+func (a *Agent) publishEntry(ctx context.Context, e outboxEntry) (func() error, error) {
 	if !a.nc.IsConnected() {
-		return errNotConnected
+		return nil, errNotConnected
 	}
 	data := []byte(e.Data)
 	if limit := int(a.nc.MaxPayload()) - headerRoom; limit > 0 && len(data) > limit {
 		var err error
 		if data, err = shrinkResult(e, limit); err != nil {
-			return fmt.Errorf("%w: %v", errPermanent, err)
+			return nil, fmt.Errorf("%w: %v", errPermanent, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
-	_, err := a.js.Publish(ctx, e.Subject, data, jetstream.WithMsgID(e.MsgID))
+	fut, err := a.js.PublishAsync(e.Subject, data, jetstream.WithMsgID(e.MsgID))
 	if errors.Is(err, nats.ErrMaxPayload) {
-		return fmt.Errorf("%w: %v", errPermanent, err)
+		return nil, fmt.Errorf("%w: %v", errPermanent, err)
 	}
 	if err != nil {
-		return fmt.Errorf("publish %s: %w", e.Subject, err)
+		return nil, fmt.Errorf("publish %s: %w", e.Subject, err)
 	}
-	return nil
+	return func() error { return awaitAck(ctx, fut, e.Subject) }, nil
+}
+
+// awaitAck waits for one asynchronous publish, at most publishTimeout.
+func awaitAck(ctx context.Context, fut jetstream.PubAckFuture, subject string) error {
+	t := time.NewTimer(publishTimeout)
+	defer t.Stop()
+	select {
+	case <-fut.Ok():
+		return nil
+	case err := <-fut.Err():
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return fmt.Errorf("%w: %v", errPermanent, err)
+		}
+		return fmt.Errorf("publish %s: %w", subject, err)
+	case <-t.C:
+		return fmt.Errorf("publish %s: %w", subject, context.DeadlineExceeded)
+	case <-ctx.Done():
+		return fmt.Errorf("publish %s: %w", subject, ctx.Err())
+	}
 }
 
 // shrinkResult re-truncates a result's output (head and tail again) so it
