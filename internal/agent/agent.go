@@ -299,10 +299,7 @@ func (a *Agent) connect() error {
 		}
 		a.nc = nc
 	}
-	// The async-publish timeout frees the broker-side bookkeeping of an
-	// ack that never comes (the outbox has already given up and will
-	// resend with the same Nats-Msg-Id).
-	js, err := jetstream.New(a.nc, jetstream.WithPublishAsyncTimeout(publishTimeout))
+	js, err := jetstream.New(a.nc)
 	if err != nil {
 		return fmt.Errorf("jetstream context: %w", err)
 	}

@@ -168,7 +168,8 @@ func (o *outbox) read(name string) (outboxEntry, error) {
 }
 
 // sendFunc starts publishing one entry; the returned wait blocks until
-// the broker acked it (nil) or it failed.
+// the broker acked it (nil) or it failed. A sender may also be
+// synchronous and return an already-settled wait.
 type sendFunc func(ctx context.Context, e outboxEntry) (wait func() error, err error)
 
 // errPermanent marks a publish error that no retry can fix.
@@ -186,7 +187,7 @@ type inflight struct {
 // Flush publishes every queued entry in order and stops at the first
 // failure, so order is kept across outages. Publishes are pipelined (a
 // started event and its result leave together instead of one broker
-// round trip each); an entry's file is still removed only after its own
+// round trip each) when the sender is asynchronous; an entry's file is still removed only after its own
 // ack, in queue order. Entries sent after a failed one stay queued and
 // are sent again later: the stream drops the copy by Nats-Msg-Id. An
 // unreadable entry cannot be delivered ever; it is moved aside (not
