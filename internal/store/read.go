@@ -147,6 +147,22 @@ func agentOrder(sortKey string) (string, error) {
 // ListAgents pages through agents; now decides who is online.
 func (s *Store) ListAgents(ctx context.Context, f AgentFilter, now time.Time) (Page[Agent], error) {
 	limit, offset := pageBounds(f.Limit, f.Offset)
+	f.Limit, f.Offset = limit, offset
+	gen := s.agents.gen.Load() // before reading: see agentPages
+	if cacheable(f) {
+		if p, ok := s.agents.get(gen, f, now); ok {
+			return p, nil
+		}
+	}
+	page, err := s.listAgents(ctx, f, now)
+	if err == nil && cacheable(f) {
+		s.agents.put(gen, f, now, page)
+	}
+	return page, err
+}
+
+func (s *Store) listAgents(ctx context.Context, f AgentFilter, now time.Time) (Page[Agent], error) {
+	limit, offset := f.Limit, f.Offset
 	page := Page[Agent]{Items: []Agent{}, Limit: limit, Offset: offset}
 	w, err := agentWhere(f, now)
 	if err != nil {

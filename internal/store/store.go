@@ -42,6 +42,8 @@ type Store struct {
 	// details caches execution details; every write that changes
 	// execution_results or execution_targets invalidates what it touched.
 	details detailCache
+	// agents caches agents-list pages; writes to agents bump its gen.
+	agents agentPages
 }
 
 // projectionTables are dropped by Reset; schedule_ticks (not rebuildable)
@@ -133,6 +135,7 @@ func (s *Store) InstanceID(ctx context.Context) (string, error) {
 // Reset drops every projection table and re-creates them empty (for
 // `kanade server --reproject`). The decision log and local tables survive.
 func (s *Store) Reset(ctx context.Context) error {
+	defer s.agents.bump() // after the commit and the re-created tables
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("reset: %w", err)

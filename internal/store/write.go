@@ -154,7 +154,7 @@ func (s *Store) UpsertHeartbeats(ctx context.Context, hbs []wire.Heartbeat) erro
 	if err != nil {
 		return fmt.Errorf("upsert heartbeats: %w", err)
 	}
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.agentsWriteTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlUpsertHeartbeats, string(js)); err != nil {
 			return fmt.Errorf("upsert heartbeats: %w", err)
 		}
@@ -164,19 +164,19 @@ func (s *Store) UpsertHeartbeats(ctx context.Context, hbs []wire.Heartbeat) erro
 
 // SetAgentGroups replaces pc's groups (the KV agent_groups mirror).
 func (s *Store) SetAgentGroups(ctx context.Context, pc string, groups []string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error { return setGroups(ctx, tx, pc, groups) })
+	return s.agentsWriteTx(ctx, func(tx *sql.Tx) error { return setGroups(ctx, tx, pc, groups) })
 }
 
 // DeleteAgentGroups removes pc from every group.
 func (s *Store) DeleteAgentGroups(ctx context.Context, pc string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error { return setGroups(ctx, tx, pc, nil) })
+	return s.agentsWriteTx(ctx, func(tx *sql.Tx) error { return setGroups(ctx, tx, pc, nil) })
 }
 
 // ReplaceAgentGroups replaces the whole mirror in one transaction; the
 // projector calls it after the KV watch's initial values, so keys deleted
 // while the server was down disappear too.
 func (s *Store) ReplaceAgentGroups(ctx context.Context, all map[string][]string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.agentsWriteTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_groups`); err != nil {
 			return fmt.Errorf("replace agent groups: %w", err)
 		}
@@ -204,7 +204,7 @@ func setGroups(ctx context.Context, tx *sql.Tx, pc string, groups []string) erro
 // DeleteAgent forgets an agent and its inventory (ErrNotFound if unknown).
 // Its group membership lives in KV and is removed there by the caller.
 func (s *Store) DeleteAgent(ctx context.Context, pc string) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.agentsWriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM agents WHERE pc_id = ?`, pc)
 		if err != nil {
 			return fmt.Errorf("delete agent %s: %w", pc, err)
