@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/kanade-dev/kanade/internal/store"
@@ -52,7 +53,10 @@ func (a *API) getExecution(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A known length spares both ends the chunked framing of a
+	// multi-megabyte answer (a fleet-wide execution is ~4 MB).
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, err = w.Write(body)
 	return err
 }
