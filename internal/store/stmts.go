@@ -23,6 +23,7 @@ const (
 type multiInsert struct {
 	head string // INSERT INTO t(cols) VALUES
 	cols int
+	tail string // after the VALUES list (ON CONFLICT ...)
 }
 
 var (
@@ -46,7 +47,7 @@ func (m multiInsert) sql(rows int) string {
 		// status is the literal 'running' between pc_id and started_at.
 		one = "(?,?,?,?,?,'running',?,?,?,?)"
 	}
-	return m.head + strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
+	return m.head + strings.TrimSuffix(strings.Repeat(one+",", rows), ",") + m.tail
 }
 
 // stmtCache holds statements prepared on the writer connection at Open.
@@ -60,7 +61,7 @@ type stmtCache struct {
 func hotStatements() []string {
 	out := []string{sqlFillTimeout, sqlFinishResult}
 	for _, n := range rowsPerInsert {
-		out = append(out, resultInsert.sql(n), startedInsert.sql(n))
+		out = append(out, resultInsert.sql(n), startedInsert.sql(n), heartbeatUpsert.sql(n))
 	}
 	return out
 }

@@ -108,32 +108,18 @@ func refreshStatus(ctx context.Context, tx *sql.Tx, execID string) error {
 	return nil
 }
 
-// hbRow is one heartbeat as the upsert statement reads it from JSON.
-type hbRow struct {
-	PC      string  `json:"p"`
-	Host    string  `json:"h"`
-	OS      string  `json:"o"`
-	Arch    string  `json:"a"`
-	Version string  `json:"v"`
-	Boot    string  `json:"b"`
-	RSS     int64   `json:"r"`
-	CPU     float64 `json:"c"`
-	At      string  `json:"t"`
-}
-
-// sqlUpsertHeartbeats applies a whole micro-batch in one statement (one
-// JSON array parameter) instead of one statement execution per PC. The
-// WHERE keeps the newest heartbeat: an older one never overwrites. The
-// "WHERE true" resolves SQLite's parsing ambiguity of SELECT ... ON
-// CONFLICT. A batch holds one heartbeat per PC (newest wins upstream).
-const sqlUpsertHeartbeats = `INSERT INTO agents
+// heartbeatUpsert applies a micro-batch with multi-row statements
+// prepared once (64 rows each) instead of one execution per PC. The WHERE
+// keeps the newest heartbeat: an older one never overwrites, also when
+// one statement names a PC twice. (A json_each variant re-parsed each
+// row's object once per column and cost more than it saved.)
+var heartbeatUpsert = multiInsert{head: `INSERT INTO agents
 	(pc_id, hostname, os, arch, agent_version, boot_time, rss_bytes, cpu_pct, first_seen, last_heartbeat)
-	SELECT j->>'p', j->>'h', j->>'o', j->>'a', j->>'v', j->>'b', j->>'r', j->>'c', j->>'t', j->>'t'
-	FROM (SELECT value AS j FROM json_each(?)) WHERE true
+	VALUES `, cols: 10, tail: `
 	ON CONFLICT(pc_id) DO UPDATE SET hostname=excluded.hostname, os=excluded.os,
 		arch=excluded.arch, agent_version=excluded.agent_version, boot_time=excluded.boot_time,
 		rss_bytes=excluded.rss_bytes, cpu_pct=excluded.cpu_pct, last_heartbeat=excluded.last_heartbeat
-	WHERE excluded.last_heartbeat > agents.last_heartbeat`
+	WHERE excluded.last_heartbeat > agents.last_heartbeat`}
 
 // UpsertHeartbeats writes a micro-batch in one transaction. A heartbeat
 // older than the stored one is ignored, so out-of-order delivery is safe.
@@ -141,21 +127,18 @@ func (s *Store) UpsertHeartbeats(ctx context.Context, hbs []wire.Heartbeat) erro
 	if len(hbs) == 0 {
 		return nil
 	}
-	rows := make([]hbRow, len(hbs))
+	rows := make([][]any, len(hbs))
 	for i, h := range hbs {
 		boot := ""
 		if !h.BootTime.IsZero() {
 			boot = ts(h.BootTime)
 		}
-		rows[i] = hbRow{PC: h.PCID, Host: h.Hostname, OS: h.OS, Arch: h.Arch, Version: h.AgentVersion,
-			Boot: boot, RSS: int64(h.AgentRSSBytes), CPU: h.AgentCPUPct, At: ts(h.At)}
-	}
-	js, err := json.Marshal(rows)
-	if err != nil {
-		return fmt.Errorf("upsert heartbeats: %w", err)
+		at := ts(h.At)
+		rows[i] = []any{h.PCID, h.Hostname, h.OS, h.Arch, h.AgentVersion, boot,
+			int64(h.AgentRSSBytes), h.AgentCPUPct, at, at}
 	}
 	return s.agentsWriteTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, sqlUpsertHeartbeats, string(js)); err != nil {
+		if err := s.insertRows(ctx, tx, heartbeatUpsert, rows); err != nil {
 			return fmt.Errorf("upsert heartbeats: %w", err)
 		}
 		return nil
