@@ -48,7 +48,7 @@ func newServerCmd() *cobra.Command {
 	f.IntVar(&cfg.TickKeep, "tick-keep", 500, "decision-log rows kept per schedule")
 	f.DurationVar(&cfg.SchedulerPoll, "scheduler-poll", 0, "scheduler tick interval (tests only; default one minute)")
 	_ = f.MarkHidden("scheduler-poll")
-	f.StringVar(&memLimit, "memory-limit", defaultServerMemoryLimit, "soft Go heap limit (e.g. 256MiB; 0 = none; GOMEMLIMIT wins over the default)")
+	f.StringVar(&memLimit, "memory-limit", defaultServerMemoryLimit, "soft Go memory limit, e.g. 600MiB (0 = none; trades GC CPU for RSS; GOMEMLIMIT wins over the default)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this address (diagnostics)")
 	_ = f.MarkHidden("pprof")
 	return cmd
