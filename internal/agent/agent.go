@@ -68,10 +68,6 @@ type Config struct {
 	Inventory func(context.Context) (map[string]any, error)
 	// NoInventory publishes no inventory at all.
 	NoInventory bool
-	// ReleaseMemory returns the heap an inventory collection leaves
-	// behind to the OS right after it (a forced GC, once a day). Only for
-	// a process that runs one agent: a simulator would force thousands.
-	ReleaseMemory bool
 	// NoLocalSchedules turns off agent-side schedules (`runs_on: agent`):
 	// no subscriptions on the schedules and jobs buckets, no listing on
 	// reconnect, no state file. For simulators.

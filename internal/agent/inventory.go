@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -44,7 +43,6 @@ func (a *Agent) inventoryLoop(ctx context.Context) {
 				retry = time.After(inventoryRetry)
 			} else {
 				a.invDue.Store(false)
-				a.releaseMemory()
 			}
 		}
 		select {
@@ -101,13 +99,3 @@ var sharedCollect = func() func(context.Context) (map[string]any, error) {
 		return facts, nil
 	}
 }()
-
-// releaseMemory hands the collection's one-off garbage (process and
-// hardware listings) back to the OS. Without it an idle agent kept that
-// peak resident (~21 MiB RSS against a 20 MB budget) until the runtime's
-// background scavenger got round to it.
-func (a *Agent) releaseMemory() {
-	if a.cfg.ReleaseMemory {
-		debug.FreeOSMemory()
-	}
-}

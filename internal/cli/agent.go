@@ -22,7 +22,6 @@ func newAgentCmd() *cobra.Command {
 			}
 			cfg.Version = Version
 			cfg.Logger = newLogger()
-			cfg.ReleaseMemory = true // one agent per process here
 			a, err := agent.New(cfg)
 			if err != nil {
 				return err
