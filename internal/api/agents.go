@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/kanade-dev/kanade/internal/ident"
 	"github.com/kanade-dev/kanade/internal/store"
@@ -30,7 +32,9 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
 	if err := checkOptionalIDs(map[string]string{"group": f.Group}); err != nil {
 		return err
 	}
-	page, err := a.Store.ListAgents(r.Context(), f, a.Now())
+	// The store caches the encoded page (exactly; see store.agentPages):
+	// a polled first page costs neither queries nor encoding.
+	body, err := a.Store.ListAgentsJSON(r.Context(), f, a.Now(), encodeAgents)
 	var bad *store.FilterError
 	if errors.As(err, &bad) {
 		return badRequest("%v", bad)
@@ -38,7 +42,19 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, err = w.Write(body)
+	return err
+}
+
+// encodeAgents matches writeJSON's output (json.Encoder adds a newline).
+func encodeAgents(p store.Page[store.Agent]) ([]byte, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func pcParam(r *http.Request) (string, error) {

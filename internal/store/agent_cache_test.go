@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -18,6 +19,17 @@ func TestAgentPageCacheIsExact(t *testing.T) {
 		p, err := s.ListAgents(ctx, AgentFilter{Limit: 10}, now)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The encoded answer (cached beside the page) must say the same,
+		// asked twice (miss, then hit).
+		for range 2 {
+			enc, err := s.ListAgentsJSON(ctx, AgentFilter{Limit: 10}, now, func(p Page[Agent]) ([]byte, error) { return json.Marshal(p) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := json.Marshal(p); string(enc) != string(want) {
+				t.Fatalf("encoded page differs:\n got %s\nwant %s", enc, want)
+			}
 		}
 		return p
 	}

@@ -150,8 +150,8 @@ func (s *Store) ListAgents(ctx context.Context, f AgentFilter, now time.Time) (P
 	f.Limit, f.Offset = limit, offset
 	gen := s.agents.gen.Load() // before reading: see agentPages
 	if cacheable(f) {
-		if p, ok := s.agents.get(gen, f, now); ok {
-			return p, nil
+		if e, ok := s.agents.get(gen, f, now); ok {
+			return e.page, nil
 		}
 	}
 	page, err := s.listAgents(ctx, f, now)
