@@ -1,13 +1,13 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, errorText } from '../lib/api';
-import { isStatus, useApi } from '../lib/hooks';
-import { Link, navigate, useQuery } from '../lib/router';
+import { useApi } from '../lib/hooks';
+import { Link, navigate } from '../lib/router';
 import type { ExecAnswer, Job, Page } from '../lib/types';
 import { parseDuration, splitList } from '../lib/format';
-import { toYaml } from '../lib/toyaml';
 import { useCanOperate } from '../lib/me';
-import { CopyBlock, Empty, ErrorBox, FieldErrors, Loading, locateErrors, selectLine, YamlEditor, type LocatedError } from '../components';
+import { CopyBlock, Empty, ErrorBox, Loading } from '../components';
 import { EXAMPLE_JOB, groupNames } from './common';
+import { DeleteButton, ManifestEditor, useManifest } from './manifest-editor';
 
 export function Jobs() {
   const { data, error, loading } = useApi<Page<Job>>('/api/jobs?limit=500');
@@ -72,83 +72,7 @@ export function Jobs() {
   );
 }
 
-/** Extract `id:` from a manifest (top-level key) for navigation after a save. */
-export function manifestId(doc: string): string | null {
-  const m = /^id:\s*["']?([A-Za-z0-9_-]+)["']?\s*(#.*)?$/m.exec(doc);
-  if (m) return m[1];
-  try {
-    const j = JSON.parse(doc);
-    return typeof j?.id === 'string' ? j.id : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Load a stored manifest as editable YAML (the server may answer YAML text or JSON). */
-export function useManifest(path: string | null): { text: string | null; error: unknown; notFound: boolean } {
-  const [text, setText] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    if (!path) return;
-    const ctl = new AbortController();
-    api<unknown>(path, { signal: ctl.signal })
-      .then((d) => {
-        if (typeof d === 'string') setText(d.endsWith('\n') ? d : d + '\n');
-        else if (d && typeof d === 'object') {
-          const o = { ...(d as Record<string, unknown>) };
-          for (const k of ['next_fire', 'mode', 'coverage', 'dormant', 'warnings']) delete o[k];
-          setText(toYaml(o));
-        }
-      })
-      .catch((e) => {
-        if ((e as Error).name !== 'AbortError') setError(e);
-      });
-    return () => ctl.abort();
-  }, [path]);
-  return { text, error, notFound: isStatus(error, 404) };
-}
-
-export interface EditorState {
-  text: string;
-  setText: (s: string) => void;
-  message: string;
-  errors: LocatedError[];
-  errorLines: Map<number, string>;
-  setServerError: (e: unknown) => void;
-  clear: () => void;
-}
-
-export function useEditorState(initial: string): EditorState {
-  const [text, setText] = useState(initial);
-  const [message, setMessage] = useState('');
-  const [fields, setFields] = useState<{ path: string; message: string }[]>([]);
-  const errors = useMemo(() => locateErrors(text, fields), [text, fields]);
-  const errorLines = useMemo(() => {
-    const m = new Map<number, string>();
-    for (const e of errors) if (e.line !== null) m.set(e.line, `${e.path}: ${e.message}`);
-    return m;
-  }, [errors]);
-  return {
-    text,
-    setText,
-    message,
-    errors,
-    errorLines,
-    setServerError: (e: unknown) => {
-      if (e instanceof ApiError) {
-        setMessage(e.message);
-        setFields(e.fields);
-      } else {
-        setMessage(errorText(e));
-        setFields([]);
-      }
-    },
-    clear: () => {
-      setMessage('');
-      setFields([]);
-    },
-  };
-}
+export { manifestId, useEditorState, useManifest, type EditorState } from './manifest-editor';
 
 export function JobPage({ id }: { id: string | null }) {
   const loaded = useManifest(id ? `/api/jobs/${encodeURIComponent(id)}?format=yaml` : null);
@@ -177,82 +101,38 @@ export function JobPage({ id }: { id: string | null }) {
 }
 
 function JobEditor({ id, initial }: { id: string | null; initial: string }) {
-  const ed = useEditorState(initial);
-  const ta = useRef<HTMLTextAreaElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [note, setNote] = useState('');
-  const q = useQuery();
   const canOperate = useCanOperate();
-
-  const send = async (validateOnly: boolean) => {
-    setBusy(true);
-    setNote('');
-    ed.clear();
-    try {
-      const res = await api<Record<string, unknown> | string>(validateOnly ? '/api/jobs/validate' : '/api/jobs', {
-        method: 'POST',
-        yaml: ed.text,
-      });
-      const warnings = res && typeof res === 'object' && Array.isArray(res.warnings) ? (res.warnings as string[]) : [];
-      if (validateOnly) {
-        setNote(['Valid.', ...warnings].join(' '));
-        return;
-      }
-      const newId = (res && typeof res === 'object' && typeof res.id === 'string' ? res.id : null) ?? manifestId(ed.text);
-      setNote(['Saved.', ...warnings].join(' '));
-      if (newId && newId !== id) navigate(`/jobs/${encodeURIComponent(newId)}?saved=1`);
-    } catch (e) {
-      ed.setServerError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <div class="page">
-      <div class="crumbs">
-        <Link href="/jobs">Jobs</Link> /
-      </div>
-      <div class="page-head">
-        <h1>{id ? `Job ${id}` : 'New job'}</h1>
-      </div>
-      <div class="split">
-        <div class="split-main">
-          <YamlEditor value={ed.text} onInput={ed.setText} errorLines={ed.errorLines} testid="job-editor" textareaRef={ta} />
-          <div class="row">
-            <button class="btn btn-primary" disabled={busy || !canOperate} onClick={() => send(false)} data-testid="job-save">
-              {busy ? 'Saving…' : id ? 'Save' : 'Create job'}
-            </button>
-            <button class="btn" disabled={busy} onClick={() => send(true)} data-testid="job-validate">
-              Validate
-            </button>
-            {(note || (q.get('saved') && !ed.message)) && (
-              <span class="ok-text" data-testid="job-saved">
-                {note || 'Saved.'}
-              </span>
-            )}
-          </div>
-          {ed.message && (
-            <FieldErrors message={ed.message} errors={ed.errors} onPick={(n) => selectLine(ta.current, n)} testid="job-errors" />
-          )}
-          <details class="help">
-            <summary>Job manifest reference</summary>
-            <ul class="small">
-              <li>
-                <code>id</code>, <code>version</code> (free text, recorded on every result), <code>description</code>
-              </li>
-              <li>
-                <code>execute.shell</code>: sh | bash | pwsh | powershell | cmd
-              </li>
-              <li>
-                <code>execute.script</code> (required), <code>execute.timeout</code> (required, e.g. 10m),{' '}
-                <code>execute.cwd</code>, <code>execute.env</code>
-              </li>
-              <li>Unknown keys are rejected, with the path of each.</li>
-            </ul>
-          </details>
-        </div>
-        <div class="split-side">
+    <ManifestEditor
+      id={id}
+      initial={initial}
+      listHref="/jobs"
+      listLabel="Jobs"
+      title={id ? `Job ${id}` : 'New job'}
+      createLabel="Create job"
+      saveUrl="/api/jobs"
+      validateUrl="/api/jobs/validate"
+      testidPrefix="job"
+      help={
+        <details class="help">
+          <summary>Job manifest reference</summary>
+          <ul class="small">
+            <li>
+              <code>id</code>, <code>version</code> (free text, recorded on every result), <code>description</code>
+            </li>
+            <li>
+              <code>execute.shell</code>: sh | bash | pwsh | powershell | cmd
+            </li>
+            <li>
+              <code>execute.script</code> (required), <code>execute.timeout</code> (required, e.g. 10m),{' '}
+              <code>execute.cwd</code>, <code>execute.env</code>
+            </li>
+            <li>Unknown keys are rejected, with the path of each.</li>
+          </ul>
+        </details>
+      }
+      side={
+        <>
           {!canOperate ? (
             <p class="muted" data-testid="viewer-note">
               Your role (viewer) can read jobs but not change or run them.
@@ -262,38 +142,19 @@ function JobEditor({ id, initial }: { id: string | null; initial: string }) {
           ) : (
             <p class="muted">Save the job to run it.</p>
           )}
-          {id && canOperate && <DeleteJob id={id} />}
-        </div>
-      </div>
-    </div>
-  );
-}
-
-function DeleteJob({ id }: { id: string }) {
-  const [err, setErr] = useState('');
-  return (
-    <div class="danger-zone">
-      <button
-        class="btn btn-danger btn-small"
-        data-testid="job-delete"
-        onClick={async () => {
-          if (!confirm(`Delete job ${id}?`)) return;
-          try {
-            await api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
-            navigate('/jobs');
-          } catch (e) {
-            setErr(errorText(e));
-          }
-        }}
-      >
-        Delete job
-      </button>
-      {err && (
-        <div class="alert alert-error" data-testid="job-delete-error">
-          {err}
-        </div>
-      )}
-    </div>
+          {id && canOperate && (
+            <DeleteButton
+              url={`/api/jobs/${encodeURIComponent(id)}`}
+              confirmText={`Delete job ${id}?`}
+              label="Delete job"
+              back="/jobs"
+              testid="job-delete"
+              errorTestid="job-delete-error"
+            />
+          )}
+        </>
+      }
+    />
   );
 }
 

@@ -1,14 +1,14 @@
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, errorText, withQuery } from '../lib/api';
 import { isStatus, useApi, useNow } from '../lib/hooks';
-import { Link, navigate, useQuery } from '../lib/router';
+import { Link } from '../lib/router';
 import type { Page, ScheduleItem, Tick } from '../lib/types';
 import { absTime, relativeTime } from '../lib/format';
 import { useCanOperate } from '../lib/me';
-import { Badge, CopyBlock, Empty, ErrorBox, FieldErrors, Loading, RatioBar, selectLine, statusKind, YamlEditor } from '../components';
+import { Badge, CopyBlock, Empty, ErrorBox, Loading, RatioBar, statusKind } from '../components';
 import { JsonView } from '../json';
 import { EXAMPLE_SCHEDULE, isDormant, scheduleEnabled, targetText, whenText } from './common';
-import { manifestId, useEditorState, useManifest } from './jobs';
+import { DeleteButton, ManifestEditor, useManifest } from './manifest-editor';
 
 function CoverageBar({ s }: { s: ScheduleItem }) {
   const raw = s.coverage;
@@ -186,79 +186,56 @@ export function SchedulePage({ id }: { id: string | null }) {
 }
 
 function ScheduleEditor({ id, initial }: { id: string | null; initial: string }) {
-  const ed = useEditorState(initial);
-  const ta = useRef<HTMLTextAreaElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [note, setNote] = useState('');
   const [rev, setRev] = useState(0);
-  const q = useQuery();
   const canOperate = useCanOperate();
-
-  const save = async () => {
-    setBusy(true);
-    setNote('');
-    ed.clear();
-    try {
-      const res = await api<Record<string, unknown> | string>('/api/schedules', { method: 'POST', yaml: ed.text });
-      const warnings = res && typeof res === 'object' && Array.isArray(res.warnings) ? (res.warnings as unknown[]).map(String) : [];
-      const newId = (res && typeof res === 'object' && typeof res.id === 'string' ? res.id : null) ?? manifestId(ed.text);
-      setNote(['Saved.', ...warnings].join(' '));
-      setRev(rev + 1);
-      if (newId && newId !== id) navigate(`/schedules/${encodeURIComponent(newId)}?saved=1`);
-    } catch (e) {
-      ed.setServerError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <div class="page">
-      <div class="crumbs">
-        <Link href="/schedules">Schedules</Link> /
-      </div>
-      <div class="page-head">
-        <h1>{id ? `Schedule ${id}` : 'New schedule'}</h1>
-      </div>
-      <div class="split">
-        <div class="split-main">
-          <YamlEditor value={ed.text} onInput={ed.setText} errorLines={ed.errorLines} testid="schedule-editor" textareaRef={ta} rows={16} />
-          <div class="row">
-            <button class="btn btn-primary" disabled={busy || !canOperate} onClick={save} data-testid="schedule-save">
-              {busy ? 'Saving…' : id ? 'Save' : 'Create schedule'}
-            </button>
-            {(note || (q.get('saved') && !ed.message)) && (
-              <span class="ok-text" data-testid="schedule-saved">
-                {note || 'Saved.'}
-              </span>
-            )}
-          </div>
-          {ed.message && (
-            <FieldErrors message={ed.message} errors={ed.errors} onPick={(n) => selectLine(ta.current, n)} testid="schedule-errors" />
+    <ManifestEditor
+      id={id}
+      initial={initial}
+      listHref="/schedules"
+      listLabel="Schedules"
+      title={id ? `Schedule ${id}` : 'New schedule'}
+      createLabel="Create schedule"
+      saveUrl="/api/schedules"
+      testidPrefix="schedule"
+      rows={16}
+      onSaved={() => setRev((r) => r + 1)}
+      help={
+        <details class="help">
+          <summary>Schedule reference</summary>
+          <ul class="small">
+            <li>
+              <code>when</code>: <code>per_pc: once</code> · <code>per_pc: {'{every: 24h}'}</code> · <code>per_target: once</code> ·{' '}
+              <code>calendar: {'{at: "09:00", days: [mon-fri]}'}</code> · <code>calendar: {'{at: "2027-01-05 09:00"}'}</code>
+            </li>
+            <li>
+              <code>target</code>: <code>{'{all: true}'}</code>, <code>{'{groups: [a, b]}'}</code> or <code>{'{pcs: [pc1]}'}</code>
+            </li>
+            <li>
+              <code>jitter</code>, <code>tz</code> (local | utc | IANA), <code>active: {'{from, until}'}</code>, <code>starting_deadline</code>,{' '}
+              <code>runs_on</code> (backend | agent), <code>enabled</code>
+            </li>
+          </ul>
+        </details>
+      }
+      side={id && <Preview id={id} rev={rev} />}
+      after={
+        <>
+          {id && <Coverage id={id} rev={rev} />}
+          {id && <Ticks id={id} />}
+          {id && canOperate && (
+            <DeleteButton
+              url={`/api/schedules/${encodeURIComponent(id)}`}
+              confirmText={`Delete schedule ${id}?`}
+              label="Delete schedule"
+              back="/schedules"
+              testid="schedule-delete"
+              inlineError
+            />
           )}
-          <details class="help">
-            <summary>Schedule reference</summary>
-            <ul class="small">
-              <li>
-                <code>when</code>: <code>per_pc: once</code> · <code>per_pc: {'{every: 24h}'}</code> · <code>per_target: once</code> ·{' '}
-                <code>calendar: {'{at: "09:00", days: [mon-fri]}'}</code> · <code>calendar: {'{at: "2027-01-05 09:00"}'}</code>
-              </li>
-              <li>
-                <code>target</code>: <code>{'{all: true}'}</code>, <code>{'{groups: [a, b]}'}</code> or <code>{'{pcs: [pc1]}'}</code>
-              </li>
-              <li>
-                <code>jitter</code>, <code>tz</code> (local | utc | IANA), <code>active: {'{from, until}'}</code>, <code>starting_deadline</code>,{' '}
-                <code>runs_on</code> (backend | agent), <code>enabled</code>
-              </li>
-            </ul>
-          </details>
-        </div>
-        <div class="split-side">{id && <Preview id={id} rev={rev} />}</div>
-      </div>
-      {id && <Coverage id={id} rev={rev} />}
-      {id && <Ticks id={id} />}
-      {id && canOperate && <DeleteSchedule id={id} />}
-    </div>
+        </>
+      }
+    />
   );
 }
 
@@ -432,29 +409,5 @@ function Ticks({ id }: { id: string }) {
         </div>
       )}
     </section>
-  );
-}
-
-function DeleteSchedule({ id }: { id: string }) {
-  const [err, setErr] = useState('');
-  return (
-    <div class="danger-zone">
-      <button
-        class="btn btn-danger btn-small"
-        data-testid="schedule-delete"
-        onClick={async () => {
-          if (!confirm(`Delete schedule ${id}?`)) return;
-          try {
-            await api(`/api/schedules/${encodeURIComponent(id)}`, { method: 'DELETE' });
-            navigate('/schedules');
-          } catch (e) {
-            setErr(errorText(e));
-          }
-        }}
-      >
-        Delete schedule
-      </button>
-      {err && <span class="error-text">{err}</span>}
-    </div>
   );
 }
