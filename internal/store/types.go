@@ -79,21 +79,22 @@ type Execution struct {
 
 // Result is one row of execution_results.
 type Result struct {
-	ResultID        string     `json:"result_id"`
-	RequestID       string     `json:"request_id"`
-	ExecID          string     `json:"exec_id"`
-	JobID           string     `json:"job_id"`
-	Version         string     `json:"version"`
-	PCID            string     `json:"pc_id"`
-	Status          string     `json:"status"`
-	ExitCode        *int       `json:"exit_code,omitempty"`
-	SkipReason      string     `json:"skip_reason,omitempty"`
-	TimedOut        bool       `json:"timed_out"`
-	Killed          bool       `json:"killed"`
-	Stdout          string     `json:"stdout"`
-	Stderr          string     `json:"stderr"`
-	StdoutTruncated bool       `json:"stdout_truncated"`
-	StderrTruncated bool       `json:"stderr_truncated"`
+	ResultID   string `json:"result_id"`
+	RequestID  string `json:"request_id,omitempty"`
+	ExecID     string `json:"exec_id,omitempty"` // empty in execution-detail rows
+	JobID      string `json:"job_id,omitempty"`
+	Version    string `json:"version,omitempty"`
+	PCID       string `json:"pc_id"`
+	Status     string `json:"status"`
+	ExitCode   *int   `json:"exit_code,omitempty"`
+	SkipReason string `json:"skip_reason,omitempty"`
+	// Zero values are left out: they were most of a 10 000-row detail.
+	TimedOut        bool       `json:"timed_out,omitempty"`
+	Killed          bool       `json:"killed,omitempty"`
+	Stdout          string     `json:"stdout,omitempty"`
+	Stderr          string     `json:"stderr,omitempty"`
+	StdoutTruncated bool       `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool       `json:"stderr_truncated,omitempty"`
 	StartedAt       *time.Time `json:"started_at,omitempty"`
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
 	RecordedAt      time.Time  `json:"recorded_at"`
