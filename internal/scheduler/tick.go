@@ -151,35 +151,65 @@ func (s *Scheduler) evaluate(ctx context.Context, e *entry, at, now time.Time, d
 		return skip(at, ReasonFleetUnavailable)
 	}
 	v.expected = expected
-	var completions []policy.Completion
-	if e.low.Mode != schedule.EveryTick {
-		if completions, err = s.completions(ctx, job.ID, e.s.Target, roster); err != nil {
-			log.Error("read completions", "err", err)
-			return skip(at, ReasonFleetUnavailable)
-		}
+	if e.low.Mode == schedule.EveryTick { // a preview of who a calendar fire reaches
+		d := policy.Decide(e.low.Mode, e.low.Cooldown, expected, roster, nil, now)
+		v.action, v.reason, v.armed, v.pcs = d.Action, d.Reason, d.Armed, d.PCs
+		return v
+	}
+	// Completions (SQLite) and dispatch marks (KV) are independent reads:
+	// overlap them. Marks are read for every expected PC, a superset of
+	// the armed ones Suppress looks at.
+	marks := s.readMarks(ctx, e, expected)
+	completions, err := s.completions(ctx, job.ID, e.s.Target, roster)
+	if err != nil {
+		log.Error("read completions", "err", err)
+		return skip(at, ReasonFleetUnavailable)
 	}
 	d := policy.Decide(e.low.Mode, e.low.Cooldown, expected, roster, completions, now)
 	v.action, v.reason, v.armed, v.pcs = d.Action, d.Reason, d.Armed, d.PCs
-	if d.Action == policy.Skip || e.low.Mode == schedule.EveryTick {
+	if d.Action == policy.Skip {
 		return v
 	}
-	s.suppress(ctx, e, &v, d, now)
+	s.suppress(e, &v, d, <-marks, now)
 	return v
 }
 
+// markRead is the outcome of reading a schedule's dispatch marks.
+type markRead struct {
+	pcs    map[string]time.Time
+	target *time.Time
+	err    error
+}
+
+// readMarks starts reading the marks of pcs and returns where the answer
+// will arrive; without a marks store it answers at once with nothing.
+func (s *Scheduler) readMarks(ctx context.Context, e *entry, pcs []string) <-chan markRead {
+	out := make(chan markRead, 1)
+	if s.cfg.Marks == nil {
+		out <- markRead{err: errNoMarks}
+		return out
+	}
+	go func() {
+		pcMarks, target, err := s.cfg.Marks.Read(ctx, e.s.ID, pcs)
+		out <- markRead{pcs: pcMarks, target: target, err: err}
+	}()
+	return out
+}
+
+var errNoMarks = errors.New("no dispatch marks store")
+
 // suppress drops what is probably still in flight. A marks failure is
 // logged and ignored: over-firing beats under-firing.
-func (s *Scheduler) suppress(ctx context.Context, e *entry, v *verdict, d policy.Decision, now time.Time) {
-	if s.cfg.Marks == nil {
+func (s *Scheduler) suppress(e *entry, v *verdict, d policy.Decision, m markRead, now time.Time) {
+	if errors.Is(m.err, errNoMarks) {
 		return
 	}
-	pcMarks, targetMark, err := s.cfg.Marks.Read(ctx, e.s.ID, d.PCs)
-	if err != nil {
-		s.cfg.Log.Warn("read dispatch marks; deduplicating on completions only", "schedule", e.s.ID, "err", err)
+	if m.err != nil {
+		s.cfg.Log.Warn("read dispatch marks; deduplicating on completions only", "schedule", e.s.ID, "err", m.err)
 		return
 	}
 	window := policy.Window(e.s.Jitter.Std(), v.job.Execute.Timeout.Std())
-	d, v.suppressed = policy.Suppress(d, pcMarks, targetMark, window, now)
+	d, v.suppressed = policy.Suppress(d, m.pcs, m.target, window, now)
 	v.action, v.reason, v.pcs = d.Action, d.Reason, d.PCs
 }
 
@@ -195,12 +225,17 @@ func (s *Scheduler) resolve(ctx context.Context, sched *manifest.Schedule, now t
 	}
 	expected, roster := slices.Clone(t.PCs), slices.Clone(t.PCs)
 	if t.All || len(groups) > 0 {
-		online, err := s.cfg.Fleet.OnlinePCs(ctx, now, t.All, groups)
-		if err != nil {
-			return nil, nil, err
-		}
+		// Two independent reads on SQLite's read pool: overlap them.
+		var online []string
+		var onlineErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			online, onlineErr = s.cfg.Fleet.OnlinePCs(ctx, now, t.All, groups)
+		}()
 		members, err := s.cfg.Fleet.RosterPCs(ctx, t.All, groups)
-		if err != nil {
+		<-done
+		if err = errors.Join(onlineErr, err); err != nil {
 			return nil, nil, err
 		}
 		expected, roster = append(expected, online...), append(roster, members...)
