@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-
-	"github.com/kanade-dev/kanade/internal/fanout"
 )
 
 // Role orders what a caller may do (SPEC §4.6).
@@ -30,8 +28,6 @@ type Principal struct {
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
 }
-
-var errUnavailable = fanout.ErrUnavailable
 
 var errNoCredentials = errors.New("missing or invalid credentials")
 

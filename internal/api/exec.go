@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kanade-dev/kanade/internal/fanout"
 	"github.com/kanade-dev/kanade/internal/ident"
 	"github.com/kanade-dev/kanade/internal/manifest"
 	"github.com/kanade-dev/kanade/internal/store"
@@ -143,10 +144,10 @@ func (a *API) kill(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.NC.Publish(wire.SubjectKill(id), nil); err != nil {
-		return fmt.Errorf("%w: publish kill: %v", errUnavailable, err)
+		return fmt.Errorf("%w: publish kill: %v", fanout.ErrUnavailable, err)
 	}
 	if err := a.NC.FlushTimeout(5 * time.Second); err != nil {
-		return fmt.Errorf("%w: flush kill: %v", errUnavailable, err)
+		return fmt.Errorf("%w: flush kill: %v", fanout.ErrUnavailable, err)
 	}
 	a.audit(r.Context(), actor(r), "kill", id, nil)
 	return writeJSON(w, http.StatusAccepted, map[string]string{"exec_id": id, "status": "kill sent"})

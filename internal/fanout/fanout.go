@@ -61,11 +61,9 @@ func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan
 		return nil, fmt.Errorf("resolve target: %w", err)
 	}
 	cmd := NewCommand(job, plan, execID, actor, now)
-	var subjects []string
-	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
+	subjects := Subjects(plan.Target)
+	if plan.HasRollout() {
 		subjects = waveSubjects(plan.Rollout)
-	} else {
-		subjects = Subjects(plan.Target)
 	}
 	targetJSON, _ := json.Marshal(plan.Target)
 	row := store.Execution{
@@ -73,7 +71,11 @@ func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan
 		InitiatedAt: now, Target: targetJSON, Subjects: subjects, TargetCount: len(targets),
 		DeadlineAt: plan.DeadlineAt,
 	}
-	if err := f.publishPlan(ctx, cmd, plan, now); err != nil {
+	publish := func() error { return f.publishAll(ctx, subjects, cmd) }
+	if plan.HasRollout() {
+		publish = func() error { return f.startRollout(ctx, cmd, plan.Rollout, now) }
+	}
+	if err := publish(); err != nil {
 		return nil, err
 	}
 	// The projector counts results that beat this row in, so the order of
@@ -84,13 +86,6 @@ func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan
 	}
 	f.audit(ctx, actor, store.AuditActionExec, job.ID, store.ExecPayload{Execution: row, TargetPCs: targets})
 	return &Answer{ExecID: execID, JobID: job.ID, Version: job.Version, TargetCount: len(targets), Subjects: subjects}, nil
-}
-
-func (f *Fanout) publishPlan(ctx context.Context, cmd wire.Command, plan manifest.Plan, now time.Time) error {
-	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
-		return f.startRollout(ctx, cmd, plan.Rollout, now)
-	}
-	return f.publishAll(ctx, Subjects(plan.Target), cmd)
 }
 
 // publishAll sends one command to many subjects with every publication in
@@ -145,7 +140,7 @@ func (f *Fanout) publish(ctx context.Context, subject string, cmd wire.Command, 
 // groups, the listed ones for pcs, as a de-duplicated union.
 func (f *Fanout) resolve(ctx context.Context, now time.Time, plan manifest.Plan) ([]string, error) {
 	t := plan.Target
-	if plan.Rollout != nil && len(plan.Rollout.Waves) > 0 {
+	if plan.HasRollout() {
 		t = manifest.Target{}
 		for _, w := range plan.Rollout.Waves {
 			t.Groups = append(t.Groups, w.Group)

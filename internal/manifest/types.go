@@ -102,6 +102,10 @@ type Plan struct {
 	DeadlineAt *time.Time `json:"deadline_at,omitempty"`
 }
 
+// HasRollout reports whether the plan publishes in waves instead of to its
+// target at once.
+func (p Plan) HasRollout() bool { return p.Rollout != nil && len(p.Rollout.Waves) > 0 }
+
 // Schedule is "when" (SPEC §3.3), stored as JSON in KV schedules.
 type Schedule struct {
 	ID               string   `json:"id"`
