@@ -119,6 +119,17 @@ func (e *env) exec(id string) store.Execution {
 	return x
 }
 
+// waitCounts polls until execution id shows exactly want.
+func (e *env) waitCounts(id, want string) {
+	e.t.Helper()
+	testutil.CheckFor(e.t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := counts(e.exec(id)); got != want {
+			return fmt.Errorf("execution %s: %s, want %s", id, got, want)
+		}
+		return nil
+	})
+}
+
 func counts(x store.Execution) string {
 	return fmt.Sprintf("run=%d ok=%d fail=%d skip=%d lost=%d %s", x.Running, x.Succeeded, x.Failed, x.Skipped, x.Lost, x.Status)
 }
@@ -149,9 +160,9 @@ func TestResultsStartedCountersAndDuplicates(t *testing.T) {
 	e.started(startedEv("e1", "a", "ra"))
 	e.started(startedEv("e1", "b", "rb"))
 	e.settle()
-	if got := counts(e.exec("e1")); got != "run=2 ok=0 fail=0 skip=0 lost=0 running" {
-		t.Fatalf("after started: %s", got)
-	}
+	// Under load, settle has returned before these counters were visible
+	// (a CI flake not yet explained); wait for the exact state instead.
+	e.waitCounts("e1", "run=2 ok=0 fail=0 skip=0 lost=0 running")
 	select {
 	case <-notified:
 	case <-time.After(5 * time.Second):
@@ -166,9 +177,7 @@ func TestResultsStartedCountersAndDuplicates(t *testing.T) {
 	e.started(startedEv("e1", "c", "rc")) // late: must not revert
 	e.settle()
 	want := "run=0 ok=1 fail=1 skip=1 lost=0 completed"
-	if got := counts(e.exec("e1")); got != want {
-		t.Fatalf("after results: %s", got)
-	}
+	e.waitCounts("e1", want)
 	r, err := e.st.GetResult(ctx, "rc")
 	if err != nil || r.Status != store.ResultSkipped {
 		t.Fatalf("late started reverted rc: %+v %v", r, err)
