@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kanade-dev/kanade/internal/bus"
+	"github.com/kanade-dev/kanade/internal/bus/embedded"
 	"github.com/kanade-dev/kanade/internal/testutil"
 	"github.com/kanade-dev/kanade/internal/wire"
 )
@@ -31,7 +31,7 @@ func stopBroker(b *testutil.Broker) string {
 
 func startBrokerAt(t *testing.T, listen, dir string) (*server.Server, jetstream.JetStream) {
 	t.Helper()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: listen, StoreDir: dir})
+	ns, err := embedded.Start(embedded.Options{Listen: listen, StoreDir: dir})
 	if err != nil {
 		t.Fatalf("restart broker: %v", err)
 	}

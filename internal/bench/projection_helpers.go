@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-dev/kanade/internal/bus"
+	"github.com/kanade-dev/kanade/internal/bus/embedded"
 	"github.com/kanade-dev/kanade/internal/store"
 	"github.com/kanade-dev/kanade/internal/wire"
 )
@@ -31,7 +32,7 @@ type broker struct {
 // startBroker runs a real JetStream server on a random loopback port with
 // its store under dir, and creates every stream and bucket.
 func startBroker(ctx context.Context, dir string) (*broker, error) {
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir})
+	ns, err := embedded.Start(embedded.Options{Listen: "127.0.0.1:0", StoreDir: dir})
 	if err != nil {
 		return nil, fmt.Errorf("start nats: %w", err)
 	}

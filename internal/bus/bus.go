@@ -1,71 +1,19 @@
-// Package bus owns the broker side of kanade: the embedded NATS server,
-// connections, and the streams and KV buckets of SPEC §3.5.
+// Package bus is the client side of the broker: connections, the streams
+// and KV buckets of SPEC §3.5, and KV mirrors. The embedded NATS server
+// lives in bus/embedded, so that importing bus (as the agent does) does
+// not link nats-server.
 package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-dev/kanade/internal/wire"
 )
-
-// EmbeddedOptions configures the in-process broker.
-type EmbeddedOptions struct {
-	Listen   string // host:port for clients, e.g. 127.0.0.1:4222; port 0 picks one
-	StoreDir string // JetStream data
-	// MaxPayload raises the per-message cap; results carry up to 2 MiB of output.
-	MaxPayload int32
-}
-
-// StartEmbedded starts a NATS server with JetStream and waits until it
-// accepts connections.
-func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
-	host, portStr, err := net.SplitHostPort(o.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("nats listen address %q: %w", o.Listen, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("nats listen port %q: %w", portStr, err)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	maxPayload := o.MaxPayload
-	if maxPayload == 0 {
-		maxPayload = 8 << 20
-	}
-	opts := &server.Options{
-		ServerName: "kanade",
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   o.StoreDir,
-		NoSigs:     true,
-		NoLog:      true,
-		MaxPayload: maxPayload,
-		// A fleet reconnecting after a restart arrives all at once.
-		MaxConn: 1 << 20,
-	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("create nats server: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("embedded nats server did not become ready within 30s")
-	}
-	return ns, nil
-}
 
 // Connect dials url (a comma-separated list is fine) and keeps retrying
 // forever: agents and servers must survive broker restarts.

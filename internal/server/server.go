@@ -23,6 +23,7 @@ import (
 	"github.com/kanade-dev/kanade/internal/api"
 	"github.com/kanade-dev/kanade/internal/audit"
 	"github.com/kanade-dev/kanade/internal/bus"
+	"github.com/kanade-dev/kanade/internal/bus/embedded"
 	"github.com/kanade-dev/kanade/internal/fanout"
 	"github.com/kanade-dev/kanade/internal/projector"
 	"github.com/kanade-dev/kanade/internal/scheduler"
@@ -111,7 +112,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 func (s *Server) startBroker(ctx context.Context) error {
 	url := s.cfg.NATSURL
 	if url == "" {
-		ns, err := bus.StartEmbedded(bus.EmbeddedOptions{
+		ns, err := embedded.Start(embedded.Options{
 			Listen: s.cfg.NATSListen, StoreDir: filepath.Join(s.cfg.DataDir, "jetstream"),
 		})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-dev/kanade/internal/bus"
+	"github.com/kanade-dev/kanade/internal/bus/embedded"
 )
 
 // Broker is a running embedded NATS server with kanade's resources.
@@ -29,7 +30,7 @@ type Broker struct {
 func RunJetStream(t testing.TB) *Broker {
 	t.Helper()
 	dir := t.TempDir()
-	ns, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir})
+	ns, err := embedded.Start(embedded.Options{Listen: "127.0.0.1:0", StoreDir: dir})
 	if err != nil {
 		t.Fatalf("start nats: %v", err)
 	}
