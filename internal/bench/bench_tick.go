@@ -267,9 +267,9 @@ type timedDispatcher struct {
 	d    time.Duration
 }
 
-func (t *timedDispatcher) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string) (*fanout.Answer, error) {
+func (t *timedDispatcher) Dispatch(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string, accepted fanout.Accepted) (*fanout.Answer, error) {
 	start := time.Now()
-	a, err := t.next.Exec(ctx, job, plan, actor)
+	a, err := t.next.Dispatch(ctx, job, plan, actor, accepted)
 	t.mu.Lock()
 	t.d += time.Since(start)
 	t.mu.Unlock()

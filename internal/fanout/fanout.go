@@ -51,9 +51,21 @@ type Answer struct {
 	Subjects    []string `json:"subjects"`
 }
 
+// Accepted is told each subject whose command the broker has stored, as
+// its ack arrives and before Dispatch returns, so a caller can act on the
+// accepted part of a large fire while the rest is still in flight.
+type Accepted func(subject string)
+
 // Exec validates nothing (the caller did) and publishes job to plan's
 // target on behalf of actor.
 func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string) (*Answer, error) {
+	return f.Dispatch(ctx, job, plan, actor, nil)
+}
+
+// Dispatch is Exec that also reports each accepted subject to accepted
+// (nil: no one to tell). A rollout's waves are not reported: they are
+// published later, by the rollout loop.
+func (f *Fanout) Dispatch(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string, accepted Accepted) (*Answer, error) {
 	now := f.now()
 	execID := uuid.NewString()
 	targets, err := f.resolve(ctx, now, plan)
@@ -71,7 +83,7 @@ func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan
 		InitiatedAt: now, Target: targetJSON, Subjects: subjects, TargetCount: len(targets),
 		DeadlineAt: plan.DeadlineAt,
 	}
-	publish := func() error { return f.publishAll(ctx, subjects, cmd) }
+	publish := func() error { return f.publishAll(ctx, subjects, cmd, accepted) }
 	if plan.HasRollout() {
 		publish = func() error { return f.startRollout(ctx, cmd, plan.Rollout, now) }
 	}
@@ -91,9 +103,16 @@ func (f *Fanout) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan
 // publishAll sends one command to many subjects with every publication in
 // flight at once: a per_pc fire can name thousands of PCs, and waiting for
 // each ack in turn would cost a round trip per PC.
-func (f *Fanout) publishAll(ctx context.Context, subjects []string, cmd wire.Command) error {
+func (f *Fanout) publishAll(ctx context.Context, subjects []string, cmd wire.Command, accepted Accepted) error {
+	if accepted == nil {
+		accepted = func(string) {}
+	}
 	if len(subjects) == 1 {
-		return f.publish(ctx, subjects[0], cmd, cmd.RequestID)
+		if err := f.publish(ctx, subjects[0], cmd, cmd.RequestID); err != nil {
+			return err
+		}
+		accepted(subjects[0])
+		return nil
 	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
@@ -112,6 +131,7 @@ func (f *Fanout) publishAll(ctx context.Context, subjects []string, cmd wire.Com
 	for _, fut := range acks {
 		select {
 		case <-fut.Ok():
+			accepted(fut.Msg().Subject)
 		case err := <-fut.Err():
 			return fmt.Errorf("%w: publish %s: %v", ErrUnavailable, fut.Msg().Subject, err)
 		case <-ctx.Done():

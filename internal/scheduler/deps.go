@@ -12,9 +12,11 @@ import (
 // The scheduler talks to the rest of the backend only through these small
 // interfaces, so a tick can be driven in a test without a whole server.
 
-// Dispatcher publishes an exec; *fanout.Fanout is the real one.
+// Dispatcher publishes an exec and tells accepted (sequentially) each
+// subject the broker has stored before it returns; *fanout.Fanout is the
+// real one.
 type Dispatcher interface {
-	Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string) (*fanout.Answer, error)
+	Dispatch(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string, accepted fanout.Accepted) (*fanout.Answer, error)
 }
 
 // Fleet is the projection as the scheduler sees it; *store.Store is the

@@ -53,19 +53,26 @@ type tagged struct {
 	name string
 }
 
-func (t *tagged) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string) (*fanout.Answer, error) {
-	return t.r.exec(t.name, job, plan, actor)
+func (t *tagged) Dispatch(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string, accepted fanout.Accepted) (*fanout.Answer, error) {
+	return t.r.exec(t.name, job, plan, actor, accepted)
 }
 
-func (r *recorder) Exec(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string) (*fanout.Answer, error) {
-	return r.exec("", job, plan, actor)
+func (r *recorder) Dispatch(ctx context.Context, job *manifest.Job, plan manifest.Plan, actor string, accepted fanout.Accepted) (*fanout.Answer, error) {
+	return r.exec("", job, plan, actor, accepted)
 }
 
-func (r *recorder) exec(by string, job *manifest.Job, plan manifest.Plan, actor string) (*fanout.Answer, error) {
+// exec accepts every subject of the plan, as the broker would, unless the
+// test says no.
+func (r *recorder) exec(by string, job *manifest.Job, plan manifest.Plan, actor string, accepted fanout.Accepted) (*fanout.Answer, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
 		return nil, fmt.Errorf("%w: test says no", fanout.ErrUnavailable)
+	}
+	for _, subj := range fanout.Subjects(plan.Target) {
+		if accepted != nil {
+			accepted(subj)
+		}
 	}
 	d := dispatch{By: by, Actor: actor, JobVer: job.Version, Plan: plan, ExecID: uuid.NewString(), Targets: plan.Target.PCs}
 	if r.clk != nil {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/kanade-dev/kanade/internal/manifest"
 	"github.com/kanade-dev/kanade/internal/policy"
 	"github.com/kanade-dev/kanade/internal/schedule"
 	"github.com/kanade-dev/kanade/internal/store"
+	"github.com/kanade-dev/kanade/internal/wire"
 )
 
 // Decision-log reasons of the pipeline itself; the policy package adds
@@ -282,7 +285,9 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, v *verdict) {
 	if v.action == policy.FirePCs {
 		plan = manifest.Plan{Target: manifest.Target{PCs: v.pcs}, Jitter: v.plan.Jitter, DeadlineAt: v.plan.DeadlineAt}
 	}
-	ans, err := s.cfg.Dispatcher.Exec(ctx, v.job, plan, ActorPrefix+e.s.ID)
+	marks := s.pcMarks(ctx, e, v)
+	ans, err := s.cfg.Dispatcher.Dispatch(ctx, v.job, plan, ActorPrefix+e.s.ID, marks.accepted)
+	marks.wait() // even after a failure: the accepted commands are out
 	if err != nil {
 		release()
 		log.Warn("scheduled dispatch failed; still armed", "err", err)
@@ -300,20 +305,92 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, v *verdict) {
 	s.mark(context.WithoutCancel(ctx), e, v)
 }
 
-// mark writes the dispatch marks of an accepted fire. It runs even if the
-// lease was lost meanwhile: the commands are out either way.
+// mark writes the target mark of an accepted whole-target fire (a PC
+// fire's marks went out with its acks). It runs even if the lease was
+// lost meanwhile: the commands are out either way.
 func (s *Scheduler) mark(ctx context.Context, e *entry, v *verdict) {
-	if s.cfg.Marks == nil || e.low.Mode == schedule.EveryTick {
+	if !s.marksOn(e) || v.action == policy.FirePCs {
 		return
 	}
-	var err error
-	if v.action == policy.FirePCs {
-		err = s.cfg.Marks.WritePCs(ctx, e.s.ID, v.pcs, v.at)
-	} else {
-		err = s.cfg.Marks.WriteTarget(ctx, e.s.ID, v.at)
-	}
-	if err != nil {
+	if err := s.cfg.Marks.WriteTarget(ctx, e.s.ID, v.at); err != nil {
 		s.cfg.Log.Warn("write dispatch marks; the next ticks may re-fire", "schedule", e.s.ID, "err", err)
+	}
+}
+
+func (s *Scheduler) marksOn(e *entry) bool {
+	return s.cfg.Marks != nil && e.low.Mode != schedule.EveryTick
+}
+
+// markChunk is how many accepted PCs one mark write carries: small enough
+// that marks start while most commands are still in flight, large enough
+// that a 10 000-PC fire is a few dozen writes.
+const markChunk = 256
+
+// pcMarkWriter writes the dispatch marks of a PC fire while the fire is
+// still being published: each PC is marked only once its own command has
+// been accepted (SPEC §4.3 step 6), but a fleet-wide fire no longer pays
+// for its marks after its commands. A nil writer does nothing.
+type pcMarkWriter struct {
+	s       *Scheduler
+	ctx     context.Context
+	sched   string
+	at      time.Time
+	pending []string
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
+}
+
+// pcMarks returns the writer for v, nil when v is not a PC fire with marks.
+func (s *Scheduler) pcMarks(ctx context.Context, e *entry, v *verdict) *pcMarkWriter {
+	if !s.marksOn(e) || v.action != policy.FirePCs {
+		return nil
+	}
+	// Marks are written even if the lease is lost meanwhile: the
+	// accepted commands are out either way.
+	return &pcMarkWriter{s: s, ctx: context.WithoutCancel(ctx), sched: e.s.ID, at: v.at}
+}
+
+// accepted is the fanout.Accepted of the fire; the dispatcher calls it
+// from one goroutine at a time.
+func (w *pcMarkWriter) accepted(subject string) {
+	if w == nil {
+		return
+	}
+	pc, ok := strings.CutPrefix(subject, wire.SubjectCommandsPC(""))
+	if !ok {
+		return
+	}
+	w.pending = append(w.pending, pc)
+	if len(w.pending) >= markChunk {
+		w.flush()
+	}
+}
+
+func (w *pcMarkWriter) flush() {
+	if len(w.pending) == 0 {
+		return
+	}
+	chunk := w.pending
+	w.pending = nil
+	w.wg.Go(func() {
+		if err := w.s.cfg.Marks.WritePCs(w.ctx, w.sched, chunk, w.at); err != nil {
+			w.mu.Lock()
+			w.errs = append(w.errs, err)
+			w.mu.Unlock()
+		}
+	})
+}
+
+// wait writes what is left and waits for every mark write.
+func (w *pcMarkWriter) wait() {
+	if w == nil {
+		return
+	}
+	w.flush()
+	w.wg.Wait()
+	if err := errors.Join(w.errs...); err != nil {
+		w.s.cfg.Log.Warn("write dispatch marks; the next ticks may re-fire", "schedule", w.sched, "err", err)
 	}
 }
 
