@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"log/slog"
-	"os"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"github.com/kanade-dev/kanade/internal/cli/daemon"
 )
 
 // addDaemonCommands registers server, agent and dev.
@@ -18,13 +18,4 @@ func addDaemonCommands(root *cobra.Command) {
 func rootContext() context.Context { return context.Background() }
 
 // newLogger logs text on a terminal and JSON otherwise (SPEC §1).
-func newLogger() *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if os.Getenv("KANADE_LOG_LEVEL") == "debug" {
-		opts.Level = slog.LevelDebug
-	}
-	if isatty.IsTerminal(os.Stderr.Fd()) {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-}
+func newLogger() *slog.Logger { return daemon.NewLogger() }

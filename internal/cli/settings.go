@@ -1,80 +1,11 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-
-	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/kanade-dev/kanade/internal/cli/daemon"
 )
 
-// applySettings fills every flag the user did not set from KANADE_<FLAG>
-// and then from the config file named by --config, so the precedence is
-// flags > environment > config file > built-in defaults (SPEC §1).
-func applySettings(cmd *cobra.Command) error {
-	file, err := readConfigFile(cmd)
-	if err != nil {
-		return err
-	}
-	var firstErr error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "config" || firstErr != nil {
-			return
-		}
-		env := "KANADE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if err := f.Value.Set(v); err != nil {
-				firstErr = fmt.Errorf("%s=%q: %w", env, v, err)
-			}
-			return
-		}
-		if v, ok := lookupConfig(file, f.Name); ok {
-			if err := f.Value.Set(v); err != nil {
-				firstErr = fmt.Errorf("config %s=%q: %w", f.Name, v, err)
-			}
-		}
-	})
-	return firstErr
-}
-
-// lookupConfig accepts both spellings of a key: nats-url and nats_url.
-func lookupConfig(file map[string]any, name string) (string, bool) {
-	for _, k := range []string{name, strings.ReplaceAll(name, "-", "_")} {
-		if v, ok := file[k]; ok {
-			return fmt.Sprint(v), true
-		}
-	}
-	return "", false
-}
-
-func readConfigFile(cmd *cobra.Command) (map[string]any, error) {
-	f := cmd.Flags().Lookup("config")
-	if f == nil {
-		return nil, nil
-	}
-	path := f.Value.String()
-	if path == "" {
-		path = os.Getenv("KANADE_CONFIG")
-	}
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	out := map[string]any{}
-	if strings.EqualFold(filepath.Ext(path), ".toml") {
-		err = toml.Unmarshal(data, &out)
-	} else {
-		err = yaml.Unmarshal(data, &out)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("parse config %s: %w", path, err)
-	}
-	return out, nil
-}
+// applySettings layers KANADE_* variables and the --config file under the
+// flags (SPEC §1); see daemon.ApplySettings.
+func applySettings(cmd *cobra.Command) error { return daemon.ApplySettings(cmd) }

@@ -1,4 +1,4 @@
-package cli
+package agentcmd
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ const serviceName = "kanade-agent"
 // installOptions are what `kanade agent install` bakes into the service.
 type installOptions struct {
 	Binary   string
+	Slim     bool // Binary is kanade-agent: its command line has no `agent` word
 	NATSURL  string
 	PCID     string
 	DataDir  string
@@ -37,7 +38,10 @@ type installOptions struct {
 // agentArgs is the agent command line; only given values are passed, so
 // the agent's own defaults (and its config file) stay in charge of the rest.
 func (o installOptions) agentArgs() []string {
-	args := []string{"agent"}
+	var args []string
+	if !o.Slim {
+		args = append(args, "agent")
+	}
 	for _, kv := range [][2]string{{"--nats-url", o.NATSURL}, {"--pc-id", o.PCID}, {"--data-dir", o.DataDir}, {"--config", o.Config}} {
 		if kv[1] != "" {
 			args = append(args, kv[0]+"="+kv[1])
@@ -208,7 +212,9 @@ func defaultUnitDir(goos string) string {
 	return "/etc/systemd/system"
 }
 
-func newAgentInstallCmd() *cobra.Command {
+// newInstallCmd is `install`; slim says the running executable is
+// kanade-agent.
+func newInstallCmd(slim bool) *cobra.Command {
 	o := installOptions{GOOS: runtime.GOOS, runShell: runCommand}
 	cmd := &cobra.Command{
 		Use:   "install",
@@ -225,7 +231,10 @@ func newAgentInstallCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("locate the kanade binary: %w (use --binary)", err)
 				}
-				o.Binary = exe
+				o.Binary, o.Slim = exe, slim
+			} else {
+				// Another binary: kanade-agent by its name, else kanade.
+				o.Slim = isSlim(o.Binary)
 			}
 			if o.UnitDir == "" {
 				o.UnitDir = defaultUnitDir(o.GOOS)
@@ -245,7 +254,7 @@ func newAgentInstallCmd() *cobra.Command {
 	f.StringVar(&o.PCID, "pc-id", "", "this PC's id (default: the agent derives it from the host name)")
 	f.StringVar(&o.DataDir, "data-dir", "", "agent data directory (default: the agent's default)")
 	f.StringVar(&o.Config, "config", "", "agent config file the service reads")
-	f.StringVar(&o.Binary, "binary", "", "path of the kanade binary (default: this executable)")
+	f.StringVar(&o.Binary, "binary", "", "path of the kanade or kanade-agent binary (default: this executable)")
 	f.StringVar(&o.UnitDir, "unit-dir", "", "where the unit or plist is written (default /etc/systemd/system; macOS /Library/LaunchDaemons)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "write into a temporary directory and print the activation commands")
 	// --os renders another platform's service (with --dry-run: look at a

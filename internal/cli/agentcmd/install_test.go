@@ -1,4 +1,4 @@
-package cli
+package agentcmd
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func TestSCCreateArgs(t *testing.T) {
 
 func TestInstallDryRunWritesTempDir(t *testing.T) {
 	for _, goos := range []string{"linux", "darwin"} {
-		cmd := newAgentInstallCmd()
+		cmd := newInstallCmd(false)
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetArgs([]string{"--dry-run", "--os=" + goos, "--binary=/usr/bin/kanade", "--nats-url=nats://x:4222"})
@@ -105,5 +105,56 @@ func TestInstallRunsActivationAsRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(o.UnitDir, "kanade-agent.service")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The service command line must run under the binary it names: kanade
+// wants `agent` first, kanade-agent takes the flags directly.
+func TestInstallCommandLineFitsTheBinary(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		slim   bool // running binary
+		binary string
+		want   string
+	}{
+		{"kanade, itself", false, "", " agent --nats-url=nats://x:4222\n"},
+		{"kanade-agent, itself", true, "", " --nats-url=nats://x:4222\n"},
+		{"kanade names kanade-agent", false, "/usr/local/bin/kanade-agent", "ExecStart=/usr/local/bin/kanade-agent --nats-url=nats://x:4222\n"},
+		{"kanade-agent names kanade", true, "/usr/bin/kanade", "ExecStart=/usr/bin/kanade agent --nats-url=nats://x:4222\n"},
+	} {
+		cmd := newInstallCmd(tc.slim)
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		dir := t.TempDir()
+		args := []string{"--os=linux", "--unit-dir=" + dir, "--dry-run", "--nats-url=nats://x:4222"}
+		if tc.binary != "" {
+			args = append(args, "--binary="+tc.binary)
+		}
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "kanade-agent.service"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), tc.want) {
+			t.Errorf("%s: unit lacks %q:\n%s", tc.name, tc.want, data)
+		}
+	}
+	if !isSlim(`C:\Program Files\kanade\kanade-agent.exe`) || isSlim(`C:\Program Files\kanade\kanade.exe`) {
+		t.Error("isSlim misreads Windows paths")
+	}
+}
+
+// kanade-agent takes a command line written for `kanade agent` too.
+func TestMainAcceptsTheAgentWord(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"agent", "--version"}, {"agent", "install", "--help"}} {
+		if code := Main(args, "test"); code != 0 {
+			t.Errorf("Main(%q) = %d", args, code)
+		}
+	}
+	if code := Main([]string{"bogus"}, "test"); code == 0 {
+		t.Error("Main accepted an unknown command")
 	}
 }
