@@ -167,10 +167,10 @@ func TestMarkKeysNeverCollide(t *testing.T) {
 	for _, s := range ids {
 		add(MarkKeyTarget(s), "target "+s)
 		for _, pc := range ids {
-			add(MarkKeyPC(s, pc), "pc "+s+"/"+pc)
+			add(MarkKeyPCs(s, pc), "pcs "+s+"/"+pc)
 		}
 	}
-	if k := MarkKeyPC("s", "p"); strings.Count(k, ".") != 2 || slices.Contains(strings.Split(k, "."), "") {
+	if k := MarkKeyPCs("s", "p"); strings.Count(k, ".") != 2 || slices.Contains(strings.Split(k, "."), "") {
 		t.Fatalf("unexpected key shape %q", k)
 	}
 }

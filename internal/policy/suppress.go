@@ -47,9 +47,11 @@ func Suppress(d Decision, pcMarks map[string]time.Time, targetMark *time.Time, w
 	return d, 0
 }
 
-// MarkKeyPC and MarkKeyTarget name dispatch marks in KV scheduler_dispatch.
-// Ids cannot contain '.', so the token count (3 vs 2) and the distinct
-// first token keep the two families and every id pair apart.
-func MarkKeyPC(scheduleID, pc string) string { return "pc." + scheduleID + "." + pc }
+// MarkKeyPCs and MarkKeyTarget name dispatch marks in KV
+// scheduler_dispatch: a batch of PC marks (batch is unique per write) and
+// a whole-target mark. Ids cannot contain '.', so the token count (3 vs
+// 2) and the distinct first token keep the two families and every id pair
+// apart.
+func MarkKeyPCs(scheduleID, batch string) string { return "pcs." + scheduleID + "." + batch }
 
 func MarkKeyTarget(scheduleID string) string { return "target." + scheduleID }

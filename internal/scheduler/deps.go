@@ -37,9 +37,9 @@ type Jobs interface {
 // Marks are the in-flight dispatch marks of SPEC §4.4. Every method is
 // best effort: callers treat an error as "no marks".
 type Marks interface {
-	// Read returns, in one bulk read, the marks of the given PCs of a
-	// schedule and its whole-target mark (nil when absent).
-	Read(ctx context.Context, scheduleID string, pcs []string) (map[string]time.Time, *time.Time, error)
+	// Read returns, in one bulk read, every PC mark of a schedule and its
+	// whole-target mark (nil when absent).
+	Read(ctx context.Context, scheduleID string) (map[string]time.Time, *time.Time, error)
 	// WritePCs marks pcs as dispatched at at; WriteTarget the whole target.
 	WritePCs(ctx context.Context, scheduleID string, pcs []string, at time.Time) error
 	WriteTarget(ctx context.Context, scheduleID string, at time.Time) error

@@ -2,11 +2,14 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-dev/kanade/internal/manifest"
@@ -41,38 +44,42 @@ func (j JobsKV) Job(ctx context.Context, id string) (*manifest.Job, error) {
 	return job, nil
 }
 
-// MarksKV keeps dispatch marks in KV scheduler_dispatch, one key per PC
-// (policy.MarkKeyPC) plus one per whole target (policy.MarkKeyTarget); the
-// value is the dispatch instant.
+// MarksKV keeps dispatch marks in KV scheduler_dispatch: one record per
+// batch of PCs marked together (policy.MarkKeyPCs), so a fleet-wide fire
+// costs a few puts instead of one per PC, plus one key per whole target
+// (policy.MarkKeyTarget). A PC's mark is the newest batch that names it;
+// the bucket's TTL ages batches out.
 type MarksKV struct {
 	JS jetstream.JetStream
 	KV jetstream.KeyValue
 }
 
-// Read fetches every PC mark of the schedule with one filtered watch that
-// stops at the initial-values marker: one stream scan instead of one
-// round trip per PC, which matters for a fleet-wide fire.
-func (m MarksKV) Read(ctx context.Context, scheduleID string, pcs []string) (map[string]time.Time, *time.Time, error) {
+// markBatch is the value of a batch record.
+type markBatch struct {
+	At  time.Time `json:"at"`
+	PCs []string  `json:"pcs"`
+}
+
+// markBatchMax caps the PCs of one record: with ids of at most 64
+// characters a record stays far below the broker's 1 MiB payload limit.
+const markBatchMax = 2000
+
+// Read returns every PC mark of the schedule and its whole-target mark
+// (nil when absent), reading the batches with one filtered watch that
+// stops at the initial-values marker: one stream scan, no round trip per
+// PC.
+func (m MarksKV) Read(ctx context.Context, scheduleID string) (map[string]time.Time, *time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	target, err := m.readTarget(ctx, scheduleID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(pcs) == 0 {
-		return map[string]time.Time{}, target, nil
-	}
-	all, err := m.readPCs(ctx, scheduleID)
+	pcs, err := m.readPCs(ctx, scheduleID)
 	if err != nil {
 		return nil, target, err
 	}
-	out := make(map[string]time.Time, len(pcs))
-	for _, pc := range pcs {
-		if t, ok := all[pc]; ok {
-			out[pc] = t
-		}
-	}
-	return out, target, nil
+	return pcs, target, nil
 }
 
 func (m MarksKV) readTarget(ctx context.Context, scheduleID string) (*time.Time, error) {
@@ -91,8 +98,7 @@ func (m MarksKV) readTarget(ctx context.Context, scheduleID string) (*time.Time,
 }
 
 func (m MarksKV) readPCs(ctx context.Context, scheduleID string) (map[string]time.Time, error) {
-	prefix := policy.MarkKeyPC(scheduleID, "")
-	w, err := m.KV.Watch(ctx, policy.MarkKeyPC(scheduleID, "*"), jetstream.IgnoreDeletes())
+	w, err := m.KV.Watch(ctx, policy.MarkKeyPCs(scheduleID, "*"), jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("watch marks of %s: %w", scheduleID, err)
 	}
@@ -109,36 +115,51 @@ func (m MarksKV) readPCs(ctx context.Context, scheduleID string) (map[string]tim
 			if e == nil {
 				return out, nil
 			}
-			if t, err := time.Parse(time.RFC3339Nano, string(e.Value())); err == nil {
-				out[e.Key()[len(prefix):]] = t
+			var b markBatch
+			if json.Unmarshal(e.Value(), &b) != nil {
+				continue // an unreadable batch counts as absent: over-fire, never under-fire
+			}
+			for _, pc := range b.PCs {
+				if prev, ok := out[pc]; !ok || b.At.After(prev) {
+					out[pc] = b.At
+				}
 			}
 		}
 	}
 }
 
+// WritePCs marks pcs as dispatched at at, in records of at most
+// markBatchMax PCs, all in flight at once.
 func (m MarksKV) WritePCs(ctx context.Context, scheduleID string, pcs []string, at time.Time) error {
-	keys := make([]string, len(pcs))
-	for i, pc := range pcs {
-		keys[i] = policy.MarkKeyPC(scheduleID, pc)
+	var recs []kvRecord
+	for chunk := range slices.Chunk(pcs, markBatchMax) {
+		val, err := json.Marshal(markBatch{At: at.UTC(), PCs: chunk})
+		if err != nil {
+			return fmt.Errorf("encode marks: %w", err)
+		}
+		recs = append(recs, kvRecord{key: policy.MarkKeyPCs(scheduleID, uuid.NewString()), val: val})
 	}
-	return m.put(ctx, keys, at)
+	return m.put(ctx, recs)
 }
 
 func (m MarksKV) WriteTarget(ctx context.Context, scheduleID string, at time.Time) error {
-	return m.put(ctx, []string{policy.MarkKeyTarget(scheduleID)}, at)
+	return m.put(ctx, []kvRecord{{key: policy.MarkKeyTarget(scheduleID), val: []byte(wire.Stamp(at))}})
 }
 
-// put publishes every mark asynchronously and then waits for all acks, so
-// thousands of marks cost one pipelined burst rather than serial puts.
-func (m MarksKV) put(ctx context.Context, keys []string, at time.Time) error {
+type kvRecord struct {
+	key string
+	val []byte
+}
+
+// put publishes every record asynchronously and then waits for all acks.
+func (m MarksKV) put(ctx context.Context, recs []kvRecord) error {
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
-	val := []byte(wire.Stamp(at))
-	futures := make([]jetstream.PubAckFuture, 0, len(keys))
-	for _, k := range keys {
-		f, err := m.JS.PublishAsync("$KV."+wire.BucketDispatch+"."+k, val)
+	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	for _, r := range recs {
+		f, err := m.JS.PublishAsync("$KV."+wire.BucketDispatch+"."+r.key, r.val)
 		if err != nil {
-			return fmt.Errorf("write mark %s: %w", k, err)
+			return fmt.Errorf("write mark %s: %w", r.key, err)
 		}
 		futures = append(futures, f)
 	}
@@ -153,7 +174,7 @@ func (m MarksKV) put(ctx context.Context, keys []string, at time.Time) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("write marks: %d of %d failed: %w", len(errs), len(keys), errs[0])
+		return fmt.Errorf("write marks: %d of %d failed: %w", len(errs), len(recs), errs[0])
 	}
 	return nil
 }

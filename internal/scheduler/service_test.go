@@ -138,7 +138,7 @@ func TestMarksAreReadAndWrittenInBulk(t *testing.T) {
 	if err := m.WritePCs(e.ctx, "fleet-other", pcs[:10], t0); err != nil {
 		t.Fatal(err)
 	}
-	got, target, err := m.Read(e.ctx, "fleet", append(pcs[:0:0], append(pcs, "never")...))
+	got, target, err := m.Read(e.ctx, "fleet")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +146,30 @@ func TestMarksAreReadAndWrittenInBulk(t *testing.T) {
 	if len(got) != 3000 || target != nil || !got["pc-2999"].Equal(t0) {
 		t.Fatalf("read %d marks, target %v", len(got), target)
 	}
+	// A newer batch wins for the PCs it names, whatever the order read;
+	// an unreadable batch counts as no mark.
+	if err := m.WritePCs(e.ctx, "fleet", pcs[:2], t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WritePCs(e.ctx, "fleet", pcs[1:3], t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(e.ctx, policy.MarkKeyPCs("fleet", "garbled"), []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err = m.Read(e.ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pc, want := range map[string]time.Time{pcs[0]: t0.Add(time.Minute), pcs[1]: t0.Add(time.Minute), pcs[2]: t0, pcs[3]: t0} {
+		if !got[pc].Equal(want) {
+			t.Fatalf("mark of %s = %v, want %v", pc, got[pc], want)
+		}
+	}
 	if err := m.WriteTarget(e.ctx, "fleet", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, target, _ = m.Read(e.ctx, "fleet", nil); target == nil || !target.Equal(t0.Add(time.Minute)) {
+	if _, target, _ = m.Read(e.ctx, "fleet"); target == nil || !target.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("target mark %v", target)
 	}
 }

@@ -148,22 +148,34 @@ func (s *Scheduler) evaluate(ctx context.Context, e *entry, at, now time.Time, d
 		v.action, v.reason = policy.FireWhole, policy.ReasonEveryTick
 		return v
 	}
+	if e.low.Mode == schedule.EveryTick { // a preview of who a calendar fire reaches
+		expected, roster, err := s.resolve(ctx, e.s, now)
+		if err != nil {
+			log.Error("resolve schedule target", "err", err)
+			return skip(at, ReasonFleetUnavailable)
+		}
+		d := policy.Decide(e.low.Mode, e.low.Cooldown, expected, roster, nil, now)
+		v.expected, v.action, v.reason, v.armed, v.pcs = expected, d.Action, d.Reason, d.Armed, d.PCs
+		return v
+	}
+	// The fleet and completions (SQLite's read pool) and the dispatch
+	// marks (KV) are independent reads: overlap them. Only completions of
+	// a listed target need the roster first.
+	marks := s.readMarks(ctx, e)
+	var completionsOf func() ([]policy.Completion, error)
+	if e.s.Target.All {
+		completionsOf = async(func() ([]policy.Completion, error) { return s.completions(ctx, job.ID, e.s.Target, nil) })
+	}
 	expected, roster, err := s.resolve(ctx, e.s, now)
 	if err != nil {
 		log.Error("resolve schedule target", "err", err)
 		return skip(at, ReasonFleetUnavailable)
 	}
 	v.expected = expected
-	if e.low.Mode == schedule.EveryTick { // a preview of who a calendar fire reaches
-		d := policy.Decide(e.low.Mode, e.low.Cooldown, expected, roster, nil, now)
-		v.action, v.reason, v.armed, v.pcs = d.Action, d.Reason, d.Armed, d.PCs
-		return v
+	if completionsOf == nil {
+		completionsOf = func() ([]policy.Completion, error) { return s.completions(ctx, job.ID, e.s.Target, roster) }
 	}
-	// Completions (SQLite) and dispatch marks (KV) are independent reads:
-	// overlap them. Marks are read for every expected PC, a superset of
-	// the armed ones Suppress looks at.
-	marks := s.readMarks(ctx, e, expected)
-	completions, err := s.completions(ctx, job.ID, e.s.Target, roster)
+	completions, err := completionsOf()
 	if err != nil {
 		log.Error("read completions", "err", err)
 		return skip(at, ReasonFleetUnavailable)
@@ -184,19 +196,36 @@ type markRead struct {
 	err    error
 }
 
-// readMarks starts reading the marks of pcs and returns where the answer
-// will arrive; without a marks store it answers at once with nothing.
-func (s *Scheduler) readMarks(ctx context.Context, e *entry, pcs []string) <-chan markRead {
+// readMarks starts reading the schedule's marks and returns where the
+// answer will arrive; without a marks store it answers at once with
+// nothing.
+func (s *Scheduler) readMarks(ctx context.Context, e *entry) <-chan markRead {
 	out := make(chan markRead, 1)
 	if s.cfg.Marks == nil {
 		out <- markRead{err: errNoMarks}
 		return out
 	}
 	go func() {
-		pcMarks, target, err := s.cfg.Marks.Read(ctx, e.s.ID, pcs)
+		pcMarks, target, err := s.cfg.Marks.Read(ctx, e.s.ID)
 		out <- markRead{pcs: pcMarks, target: target, err: err}
 	}()
 	return out
+}
+
+// async runs fn in its own goroutine; the returned function waits for
+// its answer.
+func async[T any](fn func() (T, error)) func() (T, error) {
+	var v T
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v, err = fn()
+	}()
+	return func() (T, error) {
+		<-done
+		return v, err
+	}
 }
 
 var errNoMarks = errors.New("no dispatch marks store")
@@ -229,15 +258,9 @@ func (s *Scheduler) resolve(ctx context.Context, sched *manifest.Schedule, now t
 	expected, roster := slices.Clone(t.PCs), slices.Clone(t.PCs)
 	if t.All || len(groups) > 0 {
 		// Two independent reads on SQLite's read pool: overlap them.
-		var online []string
-		var onlineErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			online, onlineErr = s.cfg.Fleet.OnlinePCs(ctx, now, t.All, groups)
-		}()
+		onlineOf := async(func() ([]string, error) { return s.cfg.Fleet.OnlinePCs(ctx, now, t.All, groups) })
 		members, err := s.cfg.Fleet.RosterPCs(ctx, t.All, groups)
-		<-done
+		online, onlineErr := onlineOf()
 		if err = errors.Join(onlineErr, err); err != nil {
 			return nil, nil, err
 		}
