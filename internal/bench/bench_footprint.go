@@ -1,9 +1,14 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,11 +21,40 @@ type Footprint struct {
 	CPU     float64 // share of one core over the window
 	FDs     int
 	Threads int
+	// AnonRSS and FileRSS split LastRSS: the process's own memory, and
+	// pages of its binary and libraries (RssAnon / RssFile).
+	AnonRSS, FileRSS int64
 }
 
 func (f Footprint) String() string {
-	return fmt.Sprintf("footprint %s window=%s rss_max=%.1fMiB rss_end=%.1fMiB cpu=%.3f%% fds=%d threads=%d",
-		f.What, f.Window, float64(f.MaxRSS)/(1<<20), float64(f.LastRSS)/(1<<20), f.CPU*100, f.FDs, f.Threads)
+	return fmt.Sprintf("footprint %s window=%s rss_max=%.1fMiB (%d bytes) rss_end=%.1fMiB (anon %.1fMiB, file %.1fMiB) cpu=%.3f%% fds=%d threads=%d",
+		f.What, f.Window, float64(f.MaxRSS)/(1<<20), f.MaxRSS, float64(f.LastRSS)/(1<<20),
+		float64(f.AnonRSS)/(1<<20), float64(f.FileRSS)/(1<<20), f.CPU*100, f.FDs, f.Threads)
+}
+
+// rssSplit reads RssAnon and RssFile of pid.
+func rssSplit(pid int) (anon, file int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		fs := strings.Fields(v)
+		if len(fs) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(fs[0], 10, 64)
+		switch k {
+		case "RssAnon":
+			anon = n << 10
+		case "RssFile":
+			file = n << 10
+		}
+	}
+	return anon, file
 }
 
 // MeasureIdle samples pid every second for window.
@@ -43,27 +77,65 @@ func MeasureIdle(ctx context.Context, what string, pid int, window time.Duration
 		fp.MaxRSS = max(fp.MaxRSS, last.RSS)
 	}
 	fp.LastRSS, fp.FDs, fp.Threads = last.RSS, last.FDs, last.Thread
+	fp.AnonRSS, fp.FileRSS = rssSplit(pid)
 	fp.CPU = CPUShare(first, last)
 	return fp, nil
 }
 
-// AgentFootprint runs one real `kanade agent` process (default settings:
-// 30 s heartbeat, process stats on) against b, lets its start-up
-// (inventory, catch-up) pass, and measures it idle.
-func AgentFootprint(ctx context.Context, bin string, b Backend, dir string, warmup, window time.Duration) (Footprint, error) {
-	p, err := StartProc(bin, "agent", "--pc-id", "footprint", "--nats-url", b.NATSURL,
-		"--data-dir", filepath.Join(dir, "agent"))
-	if err != nil {
-		return Footprint{}, err
+// AgentBinary is one build of the agent to measure.
+type AgentBinary struct {
+	What string // how the figure is labelled
+	Bin  string
+	// Args come before the agent's flags: ["agent"] for kanade, none for
+	// the slim kanade-agent.
+	Args []string
+}
+
+// AgentFootprints runs one real agent process per binary side by side
+// against b (default settings: 30 s heartbeat, process stats on; each its
+// own pc_id and data dir), lets their start-up (inventory, catch-up) pass,
+// and measures each idle over the same window. b must have no other
+// agents online.
+func AgentFootprints(ctx context.Context, b Backend, dir string, warmup, window time.Duration, bins ...AgentBinary) ([]Footprint, error) {
+	procs := make([]*Proc, 0, len(bins))
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	for i, ab := range bins {
+		pcID := fmt.Sprintf("footprint-%d", i)
+		args := append(append([]string{}, ab.Args...), "--pc-id", pcID, "--nats-url", b.NATSURL,
+			"--data-dir", filepath.Join(dir, pcID))
+		p, err := StartProc(ab.Bin, args...)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
 	}
-	defer p.Stop()
-	if err := WaitOnline(ctx, b.Client(), 1, time.Minute); err != nil {
-		return Footprint{}, fmt.Errorf("agent: %w\n%s", err, p.Output())
+	if err := WaitOnline(ctx, b.Client(), len(bins), time.Minute); err != nil {
+		var out strings.Builder
+		for i, p := range procs {
+			fmt.Fprintf(&out, "--- %s:\n%s\n", bins[i].What, p.Output())
+		}
+		return nil, fmt.Errorf("agents: %w\n%s", err, out.String())
 	}
 	select {
 	case <-ctx.Done():
-		return Footprint{}, ctx.Err()
+		return nil, ctx.Err()
 	case <-time.After(warmup):
 	}
-	return MeasureIdle(ctx, "agent (one kanade agent process, idle)", p.PID(), window)
+	fps := make([]Footprint, len(bins))
+	errs := make([]error, len(bins))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Go(func() { fps[i], errs[i] = MeasureIdle(ctx, bins[i].What, p.PID(), window) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return fps, nil
 }

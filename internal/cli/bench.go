@@ -179,31 +179,62 @@ func benchHeartbeat(e benchEnv, agents int, interval, dur, every time.Duration) 
 func newBenchFootprintCmd() *cobra.Command {
 	var agents int
 	var window time.Duration
+	var agentBin string
 	cmd := &cobra.Command{
 		Use:   "footprint",
-		Short: "RSS and CPU of one idle agent process, and of the server with a fleet connected",
+		Short: "RSS and CPU of one idle agent process (kanade agent and the slim kanade-agent), and of the server with a fleet connected",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return withBenchEnv(func(e benchEnv) error { return benchFootprint(e, agents, window) })
+			return withBenchEnv(func(e benchEnv) error { return benchFootprint(e, agents, window, agentBin) })
 		},
 	}
 	cmd.Flags().IntVar(&agents, "agents", 10000, "fleet size for the server footprint (0: skip)")
 	cmd.Flags().DurationVar(&window, "window", time.Minute, "measured window")
+	cmd.Flags().StringVar(&agentBin, "agent-bin", "", "slim agent binary measured beside `kanade agent` (default: kanade-agent next to this binary, if there; none: skip)")
 	return cmd
 }
 
-func benchFootprint(e benchEnv, agents int, window time.Duration) error {
+// slimAgentBin is the kanade-agent binary to measure, or "" if none.
+func slimAgentBin(bin, flag string) (string, error) {
+	switch flag {
+	case "none":
+		return "", nil
+	case "":
+		path := filepath.Join(filepath.Dir(bin), "kanade-agent")
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+			return path, nil
+		}
+		fmt.Printf("bench: no %s; measuring `kanade agent` only (go build -o %s ./cmd/kanade-agent, or --agent-bin)\n", path, path)
+		return "", nil
+	}
+	if _, err := os.Stat(flag); err != nil {
+		return "", fmt.Errorf("--agent-bin: %w", err)
+	}
+	return flag, nil
+}
+
+func benchFootprint(e benchEnv, agents int, window time.Duration, agentBin string) error {
+	slim, err := slimAgentBin(e.bin, agentBin)
+	if err != nil {
+		return err
+	}
+	bins := []bench.AgentBinary{{What: "agent (one kanade agent process, idle)", Bin: e.bin, Args: []string{"agent"}}}
+	if slim != "" {
+		bins = append(bins, bench.AgentBinary{What: "agent (one slim kanade-agent process, idle)", Bin: slim})
+	}
 	srv, err := bench.StartServer(e.ctx, e.bin, filepath.Join(e.dir, "server1"))
 	if err != nil {
 		return err
 	}
-	fp, err := bench.AgentFootprint(e.ctx, e.bin, srv.Backend, e.dir, 10*time.Second, window)
+	fps, err := bench.AgentFootprints(e.ctx, srv.Backend, e.dir, 10*time.Second, window, bins...)
 	srv.Stop()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s ratio_rss_to_20MB=%.2f ratio_cpu_to_0.5%%=%.2f\n", fp,
-		float64(fp.MaxRSS)/20e6, fp.CPU/0.005)
+	for _, fp := range fps {
+		fmt.Printf("%s ratio_rss_to_20MB=%.2f ratio_cpu_to_0.5%%=%.2f\n", fp,
+			float64(fp.MaxRSS)/20e6, fp.CPU/0.005)
+	}
 	if agents == 0 {
 		return nil
 	}
@@ -212,7 +243,7 @@ func benchFootprint(e benchEnv, agents int, window time.Duration) error {
 		return err
 	}
 	defer fl.Stop()
-	fp, err = bench.MeasureIdle(e.ctx, fmt.Sprintf("server (%d agents connected, 30s heartbeats)", agents), fl.Server.PID(), window)
+	fp, err := bench.MeasureIdle(e.ctx, fmt.Sprintf("server (%d agents connected, 30s heartbeats)", agents), fl.Server.PID(), window)
 	if err != nil {
 		return err
 	}
