@@ -253,7 +253,7 @@ func prepareTick(ctx context.Context, b *broker, st *store.Store, cfg TickConfig
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", wire.BucketDispatch, err)
 	}
-	marks := scheduler.MarksKV{JS: b.js, KV: kv}
+	marks := &scheduler.MarksKV{JS: b.js, KV: kv}
 	if err := marks.WritePCs(ctx, tickSchedule, marked, now.Add(-30*time.Second)); err != nil {
 		return fmt.Errorf("seed marks: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -48,10 +49,24 @@ func (j JobsKV) Job(ctx context.Context, id string) (*manifest.Job, error) {
 // batch of PCs marked together (policy.MarkKeyPCs), so a fleet-wide fire
 // costs a few puts instead of one per PC, plus one key per whole target
 // (policy.MarkKeyTarget). A PC's mark is the newest batch that names it;
-// the bucket's TTL ages batches out.
+// the bucket's TTL ages batches out. Use it by pointer: it remembers, per
+// schedule, the marks read so far and the next revision to read, so each
+// Read costs only the batches written since the last one.
 type MarksKV struct {
 	JS jetstream.JetStream
 	KV jetstream.KeyValue
+
+	mu   sync.Mutex
+	byID map[string]*markCache
+}
+
+// markCache is what one schedule's batches said up to revision next-1.
+// It only grows with the PCs ever marked for the schedule, which the old
+// one-key-per-PC layout held in the bucket anyway.
+type markCache struct {
+	mu   sync.Mutex
+	pcs  map[string]time.Time
+	next uint64
 }
 
 // markBatch is the value of a batch record.
@@ -65,10 +80,10 @@ type markBatch struct {
 const markBatchMax = 2000
 
 // Read returns every PC mark of the schedule and its whole-target mark
-// (nil when absent), reading the batches with one filtered watch that
-// stops at the initial-values marker: one stream scan, no round trip per
-// PC.
-func (m MarksKV) Read(ctx context.Context, scheduleID string) (map[string]time.Time, *time.Time, error) {
+// (nil when absent). New batches are read with one filtered watch from
+// the last revision seen, which stops at the initial-values marker: no
+// round trip per PC, and no re-reading of the hour of batches before.
+func (m *MarksKV) Read(ctx context.Context, scheduleID string) (map[string]time.Time, *time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	target, err := m.readTarget(ctx, scheduleID)
@@ -82,7 +97,7 @@ func (m MarksKV) Read(ctx context.Context, scheduleID string) (map[string]time.T
 	return pcs, target, nil
 }
 
-func (m MarksKV) readTarget(ctx context.Context, scheduleID string) (*time.Time, error) {
+func (m *MarksKV) readTarget(ctx context.Context, scheduleID string) (*time.Time, error) {
 	e, err := m.KV.Get(ctx, policy.MarkKeyTarget(scheduleID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return nil, nil
@@ -97,13 +112,35 @@ func (m MarksKV) readTarget(ctx context.Context, scheduleID string) (*time.Time,
 	return &t, nil
 }
 
-func (m MarksKV) readPCs(ctx context.Context, scheduleID string) (map[string]time.Time, error) {
-	w, err := m.KV.Watch(ctx, policy.MarkKeyPCs(scheduleID, "*"), jetstream.IgnoreDeletes())
+func (m *MarksKV) cacheOf(scheduleID string) *markCache {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byID == nil {
+		m.byID = map[string]*markCache{}
+	}
+	c := m.byID[scheduleID]
+	if c == nil {
+		c = &markCache{pcs: map[string]time.Time{}}
+		m.byID[scheduleID] = c
+	}
+	return c
+}
+
+// readPCs brings the schedule's cache up to date and returns a copy. On
+// an error the cache keeps what it had applied, which stays true.
+func (m *MarksKV) readPCs(ctx context.Context, scheduleID string) (map[string]time.Time, error) {
+	c := m.cacheOf(scheduleID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	opts := []jetstream.WatchOpt{jetstream.IncludeHistory(), jetstream.IgnoreDeletes()}
+	if c.next > 0 {
+		opts = append(opts, jetstream.ResumeFromRevision(c.next))
+	}
+	w, err := m.KV.Watch(ctx, policy.MarkKeyPCs(scheduleID, "*"), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("watch marks of %s: %w", scheduleID, err)
 	}
 	defer w.Stop()
-	out := map[string]time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -113,24 +150,29 @@ func (m MarksKV) readPCs(ctx context.Context, scheduleID string) (map[string]tim
 				return nil, fmt.Errorf("read marks of %s: watch closed", scheduleID)
 			}
 			if e == nil {
-				return out, nil
+				return maps.Clone(c.pcs), nil
 			}
-			var b markBatch
-			if json.Unmarshal(e.Value(), &b) != nil {
-				continue // an unreadable batch counts as absent: over-fire, never under-fire
-			}
-			for _, pc := range b.PCs {
-				if prev, ok := out[pc]; !ok || b.At.After(prev) {
-					out[pc] = b.At
-				}
-			}
+			c.apply(e)
+		}
+	}
+}
+
+func (c *markCache) apply(e jetstream.KeyValueEntry) {
+	c.next = max(c.next, e.Revision()+1)
+	var b markBatch
+	if json.Unmarshal(e.Value(), &b) != nil {
+		return // an unreadable batch counts as absent: over-fire, never under-fire
+	}
+	for _, pc := range b.PCs {
+		if prev, ok := c.pcs[pc]; !ok || b.At.After(prev) {
+			c.pcs[pc] = b.At
 		}
 	}
 }
 
 // WritePCs marks pcs as dispatched at at, in records of at most
 // markBatchMax PCs, all in flight at once.
-func (m MarksKV) WritePCs(ctx context.Context, scheduleID string, pcs []string, at time.Time) error {
+func (m *MarksKV) WritePCs(ctx context.Context, scheduleID string, pcs []string, at time.Time) error {
 	var recs []kvRecord
 	for chunk := range slices.Chunk(pcs, markBatchMax) {
 		val, err := json.Marshal(markBatch{At: at.UTC(), PCs: chunk})
@@ -142,7 +184,7 @@ func (m MarksKV) WritePCs(ctx context.Context, scheduleID string, pcs []string, 
 	return m.put(ctx, recs)
 }
 
-func (m MarksKV) WriteTarget(ctx context.Context, scheduleID string, at time.Time) error {
+func (m *MarksKV) WriteTarget(ctx context.Context, scheduleID string, at time.Time) error {
 	return m.put(ctx, []kvRecord{{key: policy.MarkKeyTarget(scheduleID), val: []byte(wire.Stamp(at))}})
 }
 
@@ -152,7 +194,7 @@ type kvRecord struct {
 }
 
 // put publishes every record asynchronously and then waits for all acks.
-func (m MarksKV) put(ctx context.Context, recs []kvRecord) error {
+func (m *MarksKV) put(ctx context.Context, recs []kvRecord) error {
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))

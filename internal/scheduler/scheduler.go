@@ -129,7 +129,7 @@ func NewKV(ctx context.Context, js jetstream.JetStream, cfg Config) (*Scheduler,
 		return nil, err
 	}
 	if cfg.Marks == nil {
-		cfg.Marks = MarksKV{JS: js, KV: dispatch}
+		cfg.Marks = &MarksKV{JS: js, KV: dispatch}
 	}
 	if cfg.Ledger == nil {
 		cfg.Ledger = LedgerKV{KV: dispatch}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -126,7 +127,7 @@ func TestMarksAreReadAndWrittenInBulk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := MarksKV{JS: e.b.JS, KV: kv}
+	m := &MarksKV{JS: e.b.JS, KV: kv}
 	pcs := make([]string, 3000)
 	for i := range pcs {
 		pcs[i] = fmt.Sprintf("pc-%04d", i)
@@ -165,6 +166,15 @@ func TestMarksAreReadAndWrittenInBulk(t *testing.T) {
 		if !got[pc].Equal(want) {
 			t.Fatalf("mark of %s = %v, want %v", pc, got[pc], want)
 		}
+	}
+	// That second read resumed from the first; a replica reading from
+	// scratch must see the same marks.
+	fresh, _, err := (&MarksKV{JS: e.b.JS, KV: kv}).Read(e.ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(got, fresh, time.Time.Equal) {
+		t.Fatalf("resumed read (%d marks) and fresh read (%d marks) differ", len(got), len(fresh))
 	}
 	if err := m.WriteTarget(e.ctx, "fleet", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
