@@ -196,8 +196,8 @@ func applyStarted(ctx context.Context, s *Store, tx *sql.Tx, msgs []StartedMsg, 
 // applyResults finishes (or creates) rows. Only a missing, running or lost
 // row may be finished, so each result_id moves the counters exactly once;
 // a lost row overwritten by its real result moves lost back. Statuses are
-// read for the whole batch at once and new rows go in with multi-row
-// INSERTs; the rare finish of an existing row is one UPDATE each.
+// read for the whole batch at once; new rows go in with multi-row
+// INSERTs and finished running rows with multi-row upserts.
 func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d deltas) error {
 	if len(msgs) == 0 {
 		return nil
@@ -210,7 +210,7 @@ func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d
 	if err != nil {
 		return err
 	}
-	var fresh [][]any
+	var fresh, finish [][]any
 	for i := range msgs {
 		m := &msgs[i]
 		prev := cur[m.ResultID]
@@ -225,9 +225,7 @@ func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d
 		if was == "" {
 			fresh = append(fresh, args)
 		} else {
-			if err := s.exec(ctx, tx, sqlFinishResult, args...); err != nil {
-				return fmt.Errorf("project result %s: %w", m.ResultID, err)
-			}
+			finish = append(finish, args)
 			// The running/lost row was counted on the execution it was
 			// stored under; normally the same one.
 			d.add(prev.execID, was, -1)
@@ -236,6 +234,9 @@ func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d
 	}
 	if err := s.insertRows(ctx, tx, resultInsert, fresh); err != nil {
 		return fmt.Errorf("project results: %w", err)
+	}
+	if err := s.insertRows(ctx, tx, resultFinish, finish); err != nil {
+		return fmt.Errorf("project results over started rows: %w", err)
 	}
 	return nil
 }

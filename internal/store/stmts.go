@@ -12,11 +12,6 @@ import (
 // cost as much as executing them.
 const (
 	sqlFillTimeout = `UPDATE execution_results SET timeout_secs = ? WHERE result_id = ? AND timeout_secs IS NULL`
-	// sqlFinishResult overwrites a running or lost row with its result.
-	sqlFinishResult = `UPDATE execution_results SET request_id=?2, exec_id=?3, job_id=?4, version=?5, pc_id=?6,
-		status=?7, exit_code=?8, skip_reason=?9, timed_out=?10, killed=?11, stdout=?12, stderr=?13,
-		stdout_truncated=?14, stderr_truncated=?15, started_at=?16, finished_at=?17, recorded_at=?18,
-		lost_after=NULL WHERE result_id=?1`
 )
 
 // multiInsert is an INSERT whose VALUES list is repeated for several rows.
@@ -31,6 +26,18 @@ var (
 		(result_id, request_id, exec_id, job_id, version, pc_id, status, exit_code, skip_reason,
 		 timed_out, killed, stdout, stderr, stdout_truncated, stderr_truncated, started_at, finished_at, recorded_at)
 		VALUES `, cols: 18}
+	// resultFinish overwrites running or lost rows with their results
+	// (timeout_secs, which only a started event carries, is kept). Apply
+	// only sends it rows it has read as running or lost in the same
+	// transaction; in a fan-out that is nearly every result.
+	resultFinish = multiInsert{head: resultInsert.head, cols: 18, tail: `
+		ON CONFLICT(result_id) DO UPDATE SET request_id=excluded.request_id, exec_id=excluded.exec_id,
+		job_id=excluded.job_id, version=excluded.version, pc_id=excluded.pc_id, status=excluded.status,
+		exit_code=excluded.exit_code, skip_reason=excluded.skip_reason, timed_out=excluded.timed_out,
+		killed=excluded.killed, stdout=excluded.stdout, stderr=excluded.stderr,
+		stdout_truncated=excluded.stdout_truncated, stderr_truncated=excluded.stderr_truncated,
+		started_at=excluded.started_at, finished_at=excluded.finished_at, recorded_at=excluded.recorded_at,
+		lost_after=NULL`}
 	startedInsert = multiInsert{head: `INSERT INTO execution_results
 		(result_id, request_id, exec_id, job_id, pc_id, status, started_at, recorded_at, timeout_secs, lost_after)
 		VALUES `, cols: 9}
@@ -59,9 +66,9 @@ type stmtCache struct {
 
 // hotStatements lists every statement prepare caches.
 func hotStatements() []string {
-	out := []string{sqlFillTimeout, sqlFinishResult}
+	out := []string{sqlFillTimeout}
 	for _, n := range rowsPerInsert {
-		out = append(out, resultInsert.sql(n), startedInsert.sql(n), heartbeatUpsert.sql(n))
+		out = append(out, resultInsert.sql(n), resultFinish.sql(n), startedInsert.sql(n), heartbeatUpsert.sql(n))
 	}
 	return out
 }
