@@ -236,6 +236,39 @@ func SampleProc(pid int) (ProcSample, error) {
 	return s, nil
 }
 
+// TreeCPU is the CPU time used so far by pid and every live descendant
+// (a swarm of 10 000 agents runs as shard children).
+func TreeCPU(pid int) (time.Duration, error) {
+	s, err := SampleProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	total := s.CPU
+	for _, c := range childPIDs(pid) {
+		if d, err := TreeCPU(c); err == nil {
+			total += d
+		}
+	}
+	return total, nil
+}
+
+func childPIDs(pid int) []int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var out []int
+	for _, t := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
 func statusFields(pid int) (rss int64, threads int) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +34,19 @@ type FanoutResult struct {
 	// Duplicates counts agents that produced more than one result_id
 	// for the exec: a command that ran twice.
 	Duplicates int
+	// CPU is the CPU time each watched process tree used during the
+	// round (Fanout.Procs), e.g. "server" and "swarm".
+	CPU map[string]time.Duration
+}
+
+// CPUFloor is the round time the measured CPU allows at best: all of it
+// spread evenly over every core of the box.
+func (r FanoutResult) CPUFloor(cores int) time.Duration {
+	var sum time.Duration
+	for _, d := range r.CPU {
+		sum += d
+	}
+	return sum / time.Duration(max(cores, 1))
 }
 
 // Total is the round trip the goal is about.
@@ -41,6 +57,13 @@ func (r FanoutResult) String() string {
 	s := fmt.Sprintf("fanout agents=%d total=%s publish=%s delivery=%s results=%s projected=%s status=%s target=%d running=%d succeeded=%d failed=%d duplicates=%d",
 		r.Agents, ms(r.Projected), ms(r.Publish), ms(r.Delivery), ms(r.Results), ms(r.Projected),
 		e.Status, e.TargetCount, e.Running, e.Succeeded, e.Failed, r.Duplicates)
+	for _, name := range slices.Sorted(maps.Keys(r.CPU)) {
+		d := r.CPU[name]
+		s += fmt.Sprintf(" cpu_%s=%s (%dµs/agent)", name, ms(d), d.Microseconds()/int64(max(r.Agents, 1)))
+	}
+	if len(r.CPU) > 0 {
+		s += fmt.Sprintf(" cpu_floor=%s (all of it over %d cores)", ms(r.CPUFloor(runtime.NumCPU())), runtime.NumCPU())
+	}
 	if r.Incomplete {
 		s += " INCOMPLETE(execution not completed within the round timeout)"
 	}
@@ -154,6 +177,18 @@ type Fanout struct {
 	round int
 	// Timeout bounds one round (default one minute: the goal is 2 s).
 	Timeout time.Duration
+	// Procs names process trees whose CPU time each round reports.
+	Procs map[string]int
+}
+
+func (f *Fanout) cpu() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, pid := range f.Procs {
+		if d, err := TreeCPU(pid); err == nil {
+			out[name] = d
+		}
+	}
+	return out
 }
 
 // NewFanout waits for agents to be online and prepares the watch.
@@ -189,6 +224,7 @@ func (f *Fanout) Round(ctx context.Context) (FanoutResult, error) {
 		return FanoutResult{}, err
 	}
 	res := FanoutResult{Agents: f.n}
+	cpu0 := f.cpu()
 	f.w.begin()
 	t0 := time.Now()
 	ans, err := f.c.Exec(ctx, job, client.ExecRequest{Target: manifest.Target{All: true}})
@@ -203,6 +239,12 @@ func (f *Fanout) Round(ctx context.Context) (FanoutResult, error) {
 	defer cancel()
 	res.Execution, err = WaitExecution(wctx, f.c, job, 10*time.Millisecond)
 	res.Projected = time.Since(t0)
+	if cpu1 := f.cpu(); len(cpu1) > 0 {
+		res.CPU = map[string]time.Duration{}
+		for name, d := range cpu1 {
+			res.CPU[name] = d - cpu0[name]
+		}
+	}
 	res.Delivery, res.Results, res.Duplicates = f.waitPhases(ctx, res.ExecID)
 	if err != nil {
 		// Report what did happen: an execution stuck short of its

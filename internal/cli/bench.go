@@ -127,6 +127,7 @@ func fanoutAtSize(e benchEnv, n, rounds int) (bench.FanoutResult, error) {
 		return bench.FanoutResult{}, err
 	}
 	defer f.Close()
+	f.Procs = map[string]int{"server": fl.Server.PID(), "swarm": fl.Swarm.PID()}
 	var rs []bench.FanoutResult
 	for range rounds {
 		r, err := f.Round(e.ctx)
