@@ -357,9 +357,11 @@ func WaitExecution(ctx context.Context, c *client.Client, jobID string, every ti
 }
 
 // Fleet is a `kanade server` child and a `kanade swarm` child (which
-// shards itself when the fd limit requires) connected to it.
+// shards itself when the fd limit requires) connected to it, through the
+// server's embedded broker or through a separate broker process.
 type Fleet struct {
 	Server *ServerProc
+	Broker *Proc // nil: the server embeds the broker
 	Swarm  *Proc
 	Agents int
 }
@@ -372,7 +374,52 @@ func StartFleet(ctx context.Context, bin, dir string, agents int, hb time.Durati
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{Server: srv, Agents: agents}
+	return startSwarm(ctx, &Fleet{Server: srv, Agents: agents}, bin, hb, swarmArgs)
+}
+
+// StartFleetExternal is StartFleet with the broker in its own process
+// (`kanade bench broker`), the deployment SPEC §1 prescribes beyond a few
+// thousand PCs: the server connects with --nats-url like the agents.
+func StartFleetExternal(ctx context.Context, bin, dir string, agents int, hb time.Duration, swarmArgs ...string) (*Fleet, error) {
+	broker, url, err := StartBroker(ctx, bin, filepath.Join(dir, "broker"))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := StartServer(ctx, bin, filepath.Join(dir, "server"), "--nats-url", url)
+	if err != nil {
+		broker.Stop()
+		return nil, err
+	}
+	srv.Backend.NATSURL = url
+	return startSwarm(ctx, &Fleet{Server: srv, Broker: broker, Agents: agents}, bin, hb, swarmArgs)
+}
+
+// StartBroker runs `kanade bench broker` on dataDir and returns its URL
+// once it accepts connections.
+func StartBroker(ctx context.Context, bin, dataDir string) (*Proc, string, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := StartProc(bin, "bench", "broker", "--listen", addr, "--data-dir", dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := p.WaitLine(wctx, BrokerReadyLine); err != nil {
+		p.Stop()
+		return nil, "", err
+	}
+	return p, "nats://" + addr, nil
+}
+
+// BrokerReadyLine is what `kanade bench broker` prints once it serves.
+const BrokerReadyLine = "kanade bench broker: ready"
+
+func startSwarm(ctx context.Context, f *Fleet, bin string, hb time.Duration, swarmArgs []string) (*Fleet, error) {
+	var err error
+	srv, agents := f.Server, f.Agents
 	args := append([]string{"swarm", "--agents", strconv.Itoa(agents), "--nats-url", srv.Backend.NATSURL,
 		"--heartbeat-interval", hb.String()}, swarmArgs...)
 	if f.Swarm, err = StartProc(bin, args...); err != nil {
@@ -399,4 +446,7 @@ func (f *Fleet) Stop() {
 		f.Swarm.Stop()
 	}
 	f.Server.Stop()
+	if f.Broker != nil {
+		f.Broker.Stop()
+	}
 }

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,12 +13,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kanade-dev/kanade/internal/bench"
+	"github.com/kanade-dev/kanade/internal/bus/embedded"
 )
 
 // benchEnv is what every bench verb needs: its own binary (children run
@@ -32,7 +35,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Fleet-scale benchmarks against a real server and a simulated fleet (see docs/PERFORMANCE.md)",
 	}
-	cmd.AddCommand(newBenchFanoutCmd(), newBenchHeartbeatCmd(), newBenchFootprintCmd())
+	cmd.AddCommand(newBenchFanoutCmd(), newBenchHeartbeatCmd(), newBenchFootprintCmd(), newBenchBrokerCmd())
 	return cmd
 }
 
@@ -177,20 +180,53 @@ func benchHeartbeat(e benchEnv, agents int, interval, dur, every time.Duration) 
 	return nil
 }
 
+// newBenchBrokerCmd runs the broker `kanade server` embeds, alone, so a
+// bench can measure the server and the broker of an external-broker
+// deployment as separate processes.
+func newBenchBrokerCmd() *cobra.Command {
+	var listen, dir string
+	cmd := &cobra.Command{
+		Use:    "broker",
+		Short:  "run a standalone NATS + JetStream broker (the embedded one) until interrupted",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ns, err := embedded.Start(embedded.Options{Listen: listen, StoreDir: dir})
+			if err != nil {
+				return err
+			}
+			defer ns.Shutdown()
+			fmt.Println(bench.BrokerReadyLine, ns.ClientURL())
+			ctx, stop := signal.NotifyContext(rootContext(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "client listen address")
+	cmd.Flags().StringVar(&dir, "data-dir", "kanade-broker", "JetStream store directory")
+	return cmd
+}
+
 func newBenchFootprintCmd() *cobra.Command {
 	var agents int
 	var window time.Duration
-	var agentBin string
+	var agentBin, brokers string
 	cmd := &cobra.Command{
 		Use:   "footprint",
 		Short: "RSS and CPU of one idle agent process (kanade agent and the slim kanade-agent), and of the server with a fleet connected",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return withBenchEnv(func(e benchEnv) error { return benchFootprint(e, agents, window, agentBin) })
+			modes, err := parseBrokerModes(brokers)
+			if err != nil {
+				return err
+			}
+			return withBenchEnv(func(e benchEnv) error { return benchFootprint(e, agents, window, agentBin, modes) })
 		},
 	}
 	cmd.Flags().IntVar(&agents, "agents", 10000, "fleet size for the server footprint (0: skip)")
 	cmd.Flags().DurationVar(&window, "window", time.Minute, "measured window")
+	cmd.Flags().StringVar(&brokers, "broker", "embedded,external", "server footprint with the broker embedded in the server, in its own process (external), or both")
 	cmd.Flags().StringVar(&agentBin, "agent-bin", "", "slim agent binary measured beside `kanade agent` (default: kanade-agent next to this binary, if there; none: skip)")
 	return cmd
 }
@@ -214,7 +250,7 @@ func slimAgentBin(bin, flag string) (string, error) {
 	return flag, nil
 }
 
-func benchFootprint(e benchEnv, agents int, window time.Duration, agentBin string) error {
+func benchFootprint(e benchEnv, agents int, window time.Duration, agentBin string, modes []string) error {
 	slim, err := slimAgentBin(e.bin, agentBin)
 	if err != nil {
 		return err
@@ -239,16 +275,61 @@ func benchFootprint(e benchEnv, agents int, window time.Duration, agentBin strin
 	if agents == 0 {
 		return nil
 	}
-	fl, err := bench.StartFleet(e.ctx, e.bin, filepath.Join(e.dir, "fleet"), agents, 30*time.Second)
+	for _, mode := range modes {
+		if err := serverFootprint(e, agents, window, mode); err != nil {
+			return fmt.Errorf("server footprint, %s broker: %w", mode, err)
+		}
+	}
+	return nil
+}
+
+func parseBrokerModes(s string) ([]string, error) {
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "embedded", "external":
+			out = append(out, m)
+		default:
+			return nil, fmt.Errorf("--broker: %q is neither embedded nor external", m)
+		}
+	}
+	return out, nil
+}
+
+// serverFootprint measures the server with a fleet connected; with an
+// external broker the broker process is measured over the same window.
+func serverFootprint(e benchEnv, agents int, window time.Duration, mode string) error {
+	start := bench.StartFleet
+	if mode == "external" {
+		start = bench.StartFleetExternal
+	}
+	fl, err := start(e.ctx, e.bin, filepath.Join(e.dir, "fleet-"+mode), agents, 30*time.Second)
 	if err != nil {
 		return err
 	}
 	defer fl.Stop()
-	fp, err := bench.MeasureIdle(e.ctx, fmt.Sprintf("server (%d agents connected, 30s heartbeats)", agents), fl.Server.PID(), window)
-	if err != nil {
+	what := fmt.Sprintf("server (%s broker, %d agents connected, 30s heartbeats)", mode, agents)
+	if fl.Broker == nil {
+		fp, err := bench.MeasureIdle(e.ctx, what, fl.Server.PID(), window)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s ratio_rss_to_300MB=%.2f\n", fp, float64(fp.MaxRSS)/300e6)
+		return nil
+	}
+	var srv, brk bench.Footprint
+	var srvErr, brkErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { srv, srvErr = bench.MeasureIdle(e.ctx, what, fl.Server.PID(), window) })
+	wg.Go(func() {
+		brk, brkErr = bench.MeasureIdle(e.ctx, fmt.Sprintf("broker process (%d agents connected)", agents), fl.Broker.PID(), window)
+	})
+	wg.Wait()
+	if err := errors.Join(srvErr, brkErr); err != nil {
 		return err
 	}
-	fmt.Printf("%s ratio_rss_to_300MB=%.2f\n", fp, float64(fp.MaxRSS)/300e6)
+	fmt.Printf("%s ratio_rss_to_300MB=%.2f\n", srv, float64(srv.MaxRSS)/300e6)
+	fmt.Printf("%s server_plus_broker_rss=%dMiB\n", brk, (srv.MaxRSS+brk.MaxRSS)>>20)
 	return nil
 }
 
