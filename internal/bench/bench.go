@@ -401,7 +401,12 @@ func StartBroker(ctx context.Context, bin, dataDir string) (*Proc, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := StartProc(bin, "bench", "broker", "--listen", addr, "--data-dir", dataDir)
+	args := []string{"bench", "broker", "--listen", addr, "--data-dir", dataDir}
+	// KANADE_BENCH_BROKER_PPROF=127.0.0.1:6061 profiles the broker process.
+	if a := os.Getenv("KANADE_BENCH_BROKER_PPROF"); a != "" {
+		args = append(args, "--pprof", a)
+	}
+	p, err := StartProc(bin, args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -184,7 +184,7 @@ func benchHeartbeat(e benchEnv, agents int, interval, dur, every time.Duration) 
 // bench can measure the server and the broker of an external-broker
 // deployment as separate processes.
 func newBenchBrokerCmd() *cobra.Command {
-	var listen, dir string
+	var listen, dir, pprofAddr string
 	cmd := &cobra.Command{
 		Use:    "broker",
 		Short:  "run a standalone NATS + JetStream broker (the embedded one) until interrupted",
@@ -196,6 +196,11 @@ func newBenchBrokerCmd() *cobra.Command {
 				return err
 			}
 			defer ns.Shutdown()
+			stopPprof, err := startPprof(pprofAddr, newLogger())
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			fmt.Println(bench.BrokerReadyLine, ns.ClientURL())
 			ctx, stop := signal.NotifyContext(rootContext(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -205,6 +210,7 @@ func newBenchBrokerCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "client listen address")
 	cmd.Flags().StringVar(&dir, "data-dir", "kanade-broker", "JetStream store directory")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this address (diagnostics)")
 	return cmd
 }
 

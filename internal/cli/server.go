@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kanade-dev/kanade/internal/memtrim"
 	"github.com/kanade-dev/kanade/internal/server"
 )
 
@@ -68,6 +69,7 @@ func runServer(cfg server.Config, pprofAddr string) error {
 		return err
 	}
 	defer srv.Close()
+	go memtrim.Run(ctx, memTrimEvery, log)
 	fmt.Fprintf(os.Stderr, "kanade server: API and dashboard on %s, agents connect to %s\n", srv.HTTPURL(), srv.NATSURL())
 	<-ctx.Done()
 	return nil

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // defaultServerMemoryLimit is the server's soft heap limit: none. A soft
@@ -22,6 +23,11 @@ import (
 // 0.6-1 s and the whole round 50 % slower. Operators who prefer RSS set it
 // knowingly, well above the live set (docs/PERFORMANCE.md).
 const defaultServerMemoryLimit = "0"
+
+// memTrimEvery is how often the server checks for memory to give back
+// after a burst (internal/memtrim): a fleet reconnecting at once grows the
+// embedded broker's goroutine stacks, which then halve once per GC.
+const memTrimEvery = 10 * time.Second
 
 // applyMemoryLimit sets the runtime's soft memory limit from a size such
 // as 256MiB; "0" or "off" leaves it unlimited, and GOMEMLIMIT in the
