@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ func newServerCmd() *cobra.Command {
 	var cfg server.Config
 	var printConfig bool
 	var pprofAddr, memLimit string
+	var memTrim time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the backend: API, dashboard, projectors, scheduler (embeds NATS unless --nats-url)",
@@ -32,7 +34,7 @@ func newServerCmd() *cobra.Command {
 			if err := applyMemoryLimit(memLimit, cmd.Flags().Changed("memory-limit"), os.Getenv); err != nil {
 				return err
 			}
-			return runServer(cfg, pprofAddr)
+			return runServer(cfg, pprofAddr, memTrim)
 		},
 	}
 	f := cmd.Flags()
@@ -50,12 +52,13 @@ func newServerCmd() *cobra.Command {
 	f.DurationVar(&cfg.SchedulerPoll, "scheduler-poll", 0, "scheduler tick interval (tests only; default one minute)")
 	_ = f.MarkHidden("scheduler-poll")
 	f.StringVar(&memLimit, "memory-limit", defaultServerMemoryLimit, "soft Go memory limit, e.g. 600MiB (0 = none; trades GC CPU for RSS; GOMEMLIMIT wins over the default)")
+	f.DurationVar(&memTrim, "memory-trim", memTrimEvery, "how often to give memory back to the OS after a burst (0 = leave it to the Go runtime)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this address (diagnostics)")
 	_ = f.MarkHidden("pprof")
 	return cmd
 }
 
-func runServer(cfg server.Config, pprofAddr string) error {
+func runServer(cfg server.Config, pprofAddr string, memTrim time.Duration) error {
 	ctx, stop := signal.NotifyContext(rootContext(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := newLogger()
@@ -69,7 +72,9 @@ func runServer(cfg server.Config, pprofAddr string) error {
 		return err
 	}
 	defer srv.Close()
-	go memtrim.Run(ctx, memTrimEvery, log)
+	if memTrim > 0 {
+		go memtrim.Run(ctx, memTrim, log)
+	}
 	fmt.Fprintf(os.Stderr, "kanade server: API and dashboard on %s, agents connect to %s\n", srv.HTTPURL(), srv.NATSURL())
 	<-ctx.Done()
 	return nil
