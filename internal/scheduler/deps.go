@@ -22,8 +22,7 @@ type Dispatcher interface {
 // Fleet is the projection as the scheduler sees it; *store.Store is the
 // real one.
 type Fleet interface {
-	OnlinePCs(ctx context.Context, now time.Time, all bool, groups []string) ([]string, error)
-	RosterPCs(ctx context.Context, all bool, groups []string) ([]string, error)
+	TargetPCs(ctx context.Context, now time.Time, all bool, groups []string) (online, roster []string, err error)
 	Completions(ctx context.Context, jobID string, pcs []string) ([]store.Completion, error)
 	InsertTick(ctx context.Context, t store.Tick, keep int) error
 }

@@ -257,11 +257,8 @@ func (s *Scheduler) resolve(ctx context.Context, sched *manifest.Schedule, now t
 	}
 	expected, roster := slices.Clone(t.PCs), slices.Clone(t.PCs)
 	if t.All || len(groups) > 0 {
-		// Two independent reads on SQLite's read pool: overlap them.
-		onlineOf := async(func() ([]string, error) { return s.cfg.Fleet.OnlinePCs(ctx, now, t.All, groups) })
-		members, err := s.cfg.Fleet.RosterPCs(ctx, t.All, groups)
-		online, onlineErr := onlineOf()
-		if err = errors.Join(onlineErr, err); err != nil {
+		online, members, err := s.cfg.Fleet.TargetPCs(ctx, now, t.All, groups)
+		if err != nil {
 			return nil, nil, err
 		}
 		expected, roster = append(expected, online...), append(roster, members...)

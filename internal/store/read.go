@@ -294,19 +294,41 @@ func (s *Store) OnlinePCs(ctx context.Context, now time.Time, all bool, groups [
 		string(js), cutoff)
 }
 
-// RosterPCs returns a target's members including offline ones: every known
-// agent when all, else every member of any of groups (even one that never
-// sent a heartbeat).
-func (s *Store) RosterPCs(ctx context.Context, all bool, groups []string) ([]string, error) {
-	if all {
-		return s.strings(ctx, `SELECT pc_id FROM agents ORDER BY pc_id`)
+// TargetPCs returns, in one scan, a target's online members and its
+// roster including offline ones: every known agent when all, else every
+// member of any of groups (even one that never sent a heartbeat). Both
+// lists are sorted.
+func (s *Store) TargetPCs(ctx context.Context, now time.Time, all bool, groups []string) (online, roster []string, err error) {
+	cutoff := ts(now.Add(-OnlineWindow))
+	q, args := `SELECT pc_id, last_heartbeat >= ? FROM agents ORDER BY pc_id`, []any{cutoff}
+	if !all {
+		if len(groups) == 0 {
+			return []string{}, []string{}, nil
+		}
+		js, _ := json.Marshal(groups)
+		q = `SELECT DISTINCT g.pc_id, coalesce(a.last_heartbeat >= ?, 0) FROM agent_groups g
+			LEFT JOIN agents a ON a.pc_id = g.pc_id
+			WHERE g.grp IN (SELECT value FROM json_each(?)) ORDER BY g.pc_id`
+		args = append(args, string(js))
 	}
-	if len(groups) == 0 {
-		return []string{}, nil
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("query target: %w", err)
 	}
-	js, _ := json.Marshal(groups)
-	return s.strings(ctx, `SELECT DISTINCT pc_id FROM agent_groups
-		WHERE grp IN (SELECT value FROM json_each(?)) ORDER BY pc_id`, string(js))
+	defer rows.Close()
+	online, roster = []string{}, []string{}
+	for rows.Next() {
+		var pc string
+		var alive bool
+		if err := rows.Scan(&pc, &alive); err != nil {
+			return nil, nil, fmt.Errorf("query target: %w", err)
+		}
+		roster = append(roster, pc)
+		if alive {
+			online = append(online, pc)
+		}
+	}
+	return online, roster, rows.Err()
 }
 
 // Completion is a PC's latest successful finish of a job.

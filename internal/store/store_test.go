@@ -247,10 +247,15 @@ func TestTargetsAndTicksAndReset(t *testing.T) {
 	_ = s.UpsertHeartbeats(ctx, []wire.Heartbeat{hb("a", "", "", t0), hb("b", "", "", t0.Add(-time.Hour))})
 	_ = s.ReplaceAgentGroups(ctx, map[string][]string{"a": {"g1"}, "b": {"g1"}, "ghost": {"g2"}})
 	on, _ := s.OnlinePCs(ctx, t0, false, []string{"g1", "g2"})
-	roster, _ := s.RosterPCs(ctx, false, []string{"g1", "g2"})
+	tOn, roster, _ := s.TargetPCs(ctx, t0, false, []string{"g1", "g2"})
 	all, _ := s.OnlinePCs(ctx, t0, true, nil)
-	if fmt.Sprint(on) != "[a]" || fmt.Sprint(roster) != "[a b ghost]" || fmt.Sprint(all) != "[a]" {
-		t.Fatalf("online %v roster %v all %v", on, roster, all)
+	tAll, everyone, _ := s.TargetPCs(ctx, t0, true, nil)
+	if fmt.Sprint(on, tOn) != "[a] [a]" || fmt.Sprint(roster) != "[a b ghost]" || fmt.Sprint(all, tAll) != "[a] [a]" ||
+		fmt.Sprint(everyone) != "[a b]" {
+		t.Fatalf("online %v/%v roster %v all %v/%v everyone %v", on, tOn, roster, all, tAll, everyone)
+	}
+	if on, roster, _ := s.TargetPCs(ctx, t0, false, nil); len(on)+len(roster) != 0 {
+		t.Fatalf("no groups: online %v roster %v", on, roster)
 	}
 	for i := range 5 {
 		if err := s.InsertTick(ctx, Tick{ScheduleID: "s", TickAt: t0.Add(time.Duration(i) * time.Minute), Action: "skipped"}, 3); err != nil {
