@@ -270,27 +270,28 @@ func childPIDs(pid int) []int {
 }
 
 func statusFields(pid int) (rss int64, threads int) {
+	st := procStatus(pid)
+	return st["VmRSS"] << 10, int(st["Threads"])
+}
+
+// procStatus reads the leading number of every field of
+// /proc/<pid>/status (kB for the memory fields); nil if unreadable.
+func procStatus(pid int) map[string]int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return nil
 	}
 	defer f.Close()
+	out := map[string]int64{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ":")
-		fs := strings.Fields(v)
-		if len(fs) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(fs[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n << 10
-		case "Threads":
-			threads = int(n)
+		if fs := strings.Fields(v); len(fs) > 0 {
+			n, _ := strconv.ParseInt(fs[0], 10, 64)
+			out[k] = n
 		}
 	}
-	return rss, threads
+	return out
 }
 
 // CPUShare is the share of one core used between two samples.

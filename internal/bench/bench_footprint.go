@@ -1,12 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,27 +31,8 @@ func (f Footprint) String() string {
 
 // rssSplit reads RssAnon and RssFile of pid.
 func rssSplit(pid int) (anon, file int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		fs := strings.Fields(v)
-		if len(fs) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(fs[0], 10, 64)
-		switch k {
-		case "RssAnon":
-			anon = n << 10
-		case "RssFile":
-			file = n << 10
-		}
-	}
-	return anon, file
+	st := procStatus(pid)
+	return st["RssAnon"] << 10, st["RssFile"] << 10
 }
 
 // MeasureIdle samples pid every second for window.
