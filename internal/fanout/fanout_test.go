@@ -101,3 +101,39 @@ func TestExecPublishesOneCommandToEverySubject(t *testing.T) {
 		t.Fatalf("execution row %+v, %v", e, err)
 	}
 }
+
+// Dispatch tells its caller each subject once the broker holds the
+// command there (the scheduler marks a PC only then), for a single
+// subject and for many.
+func TestDispatchReportsEachSubjectAfterItsAck(t *testing.T) {
+	b := testutil.RunJetStream(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := &fanout.Fanout{JS: b.JS, Store: st}
+	job := &manifest.Job{ID: "j", Version: "1", Execute: manifest.Execute{Shell: "sh", Script: "true", Timeout: manifest.Duration(time.Minute)}}
+	ctx := context.Background()
+	stream, err := b.JS.Stream(ctx, wire.StreamExec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pcs := range [][]string{{"solo"}, {"p1", "p2", "p3", "p4"}} {
+		var got []string
+		accepted := func(subj string) {
+			if _, err := stream.GetLastMsgForSubject(ctx, subj); err != nil {
+				t.Errorf("%s reported before the broker held it: %v", subj, err)
+			}
+			got = append(got, subj)
+		}
+		ans, err := f.Dispatch(ctx, job, manifest.Plan{Target: manifest.Target{PCs: pcs}}, "tester", accepted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, ans.Subjects) {
+			t.Fatalf("reported %v, published to %v", got, ans.Subjects)
+		}
+	}
+}

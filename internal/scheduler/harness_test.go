@@ -38,12 +38,15 @@ type dispatch struct {
 	Targets []string
 }
 
-// recorder is a Dispatcher that records every call; fail makes it refuse.
+// recorder is a Dispatcher that records every call; fail makes it refuse
+// after accepting the first acceptFirst subjects (a publication that broke
+// half-way).
 type recorder struct {
-	mu    sync.Mutex
-	calls []dispatch
-	fail  bool
-	clk   clock.Clock
+	mu          sync.Mutex
+	calls       []dispatch
+	fail        bool
+	acceptFirst int
+	clk         clock.Clock
 }
 
 func (r *recorder) as(name string) Dispatcher { return &tagged{r: r, name: name} }
@@ -66,13 +69,16 @@ func (r *recorder) Dispatch(ctx context.Context, job *manifest.Job, plan manifes
 func (r *recorder) exec(by string, job *manifest.Job, plan manifest.Plan, actor string, accepted fanout.Accepted) (*fanout.Answer, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.fail {
-		return nil, fmt.Errorf("%w: test says no", fanout.ErrUnavailable)
-	}
-	for _, subj := range fanout.Subjects(plan.Target) {
+	for i, subj := range fanout.Subjects(plan.Target) {
+		if r.fail && i >= r.acceptFirst {
+			return nil, fmt.Errorf("%w: test says no", fanout.ErrUnavailable)
+		}
 		if accepted != nil {
 			accepted(subj)
 		}
+	}
+	if r.fail {
+		return nil, fmt.Errorf("%w: test says no", fanout.ErrUnavailable)
 	}
 	d := dispatch{By: by, Actor: actor, JobVer: job.Version, Plan: plan, ExecID: uuid.NewString(), Targets: plan.Target.PCs}
 	if r.clk != nil {

@@ -312,6 +312,36 @@ func TestFailedDispatchLeavesScheduleArmed(t *testing.T) {
 	expectRow(t, e.only(rows, "cal"), firedAll, policy.ReasonEveryTick)
 }
 
+// A publication that breaks half-way leaves the schedule armed, but the
+// PCs whose commands were accepted are marked: the next tick fires only
+// the others, and the accepted ones once their window has passed.
+func TestPartlyAcceptedFireMarksOnlyTheAcceptedPCs(t *testing.T) {
+	e := newEnv(t)
+	e.putJob("j", "1", jobTimout)
+	e.putSchedule("id: s\njob_id: j\nwhen: {per_pc: once}\ntarget: {pcs: [a, b, c, d]}\n")
+	s := e.scheduler()
+	e.waitRegistered(s, "s", registered)
+	e.rec.mu.Lock()
+	e.rec.fail, e.rec.acceptFirst = true, 2 // a and b go out, then the broker fails
+	e.rec.mu.Unlock()
+	expectRow(t, e.only(e.tickAt(s, t0), "s"), skipped, ReasonDispatchFailed)
+	e.rec.setFail(false)
+	row := e.only(e.tickAt(s, t0.Add(minute)), "s")
+	expectRow(t, row, fired, policy.ReasonArmed)
+	if row.Suppressed != 2 || row.Fired != 2 {
+		t.Fatalf("after a half-accepted fire: %+v", row)
+	}
+	if got := e.rec.all(); len(got) != 1 || !slices.Equal(got[0].Targets, []string{"c", "d"}) {
+		t.Fatalf("dispatches %+v, want one to [c d]", got)
+	}
+	// a and b were never completed: one window (2m30s) after their
+	// dispatch they are due again; c and d are still in flight.
+	row = e.only(e.tickAt(s, t0.Add(3*minute)), "s")
+	if got := e.rec.all(); row.Fired != 2 || !slices.Equal(got[len(got)-1].Targets, []string{"a", "b"}) {
+		t.Fatalf("one window later: %+v, dispatches %+v", row, got)
+	}
+}
+
 func TestDecisionLogIsBounded(t *testing.T) {
 	e := newEnv(t)
 	e.putJob("j", "1", jobTimout)
