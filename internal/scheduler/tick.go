@@ -185,7 +185,7 @@ func (s *Scheduler) evaluate(ctx context.Context, e *entry, at, now time.Time, d
 	if d.Action == policy.Skip {
 		return v
 	}
-	s.suppress(e, &v, d, <-marks, now)
+	s.suppress(e, &v, d, marks(), now)
 	return v
 }
 
@@ -196,20 +196,20 @@ type markRead struct {
 	err    error
 }
 
-// readMarks starts reading the schedule's marks and returns where the
-// answer will arrive; without a marks store it answers at once with
-// nothing.
-func (s *Scheduler) readMarks(ctx context.Context, e *entry) <-chan markRead {
-	out := make(chan markRead, 1)
+// readMarks starts reading the schedule's marks; the returned function
+// waits for them. Without a marks store the answer is errNoMarks.
+func (s *Scheduler) readMarks(ctx context.Context, e *entry) func() markRead {
 	if s.cfg.Marks == nil {
-		out <- markRead{err: errNoMarks}
-		return out
+		return func() markRead { return markRead{err: errNoMarks} }
 	}
-	go func() {
-		pcMarks, target, err := s.cfg.Marks.Read(ctx, e.s.ID)
-		out <- markRead{pcs: pcMarks, target: target, err: err}
-	}()
-	return out
+	wait := async(func() (markRead, error) {
+		pcs, target, err := s.cfg.Marks.Read(ctx, e.s.ID)
+		return markRead{pcs: pcs, target: target, err: err}, nil
+	})
+	return func() markRead {
+		m, _ := wait()
+		return m
+	}
 }
 
 // async runs fn in its own goroutine; the returned function waits for
