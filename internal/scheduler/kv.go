@@ -61,8 +61,9 @@ type MarksKV struct {
 }
 
 // markCache is what one schedule's batches said up to revision next-1.
-// It only grows with the PCs ever marked for the schedule, which the old
-// one-key-per-PC layout held in the bucket anyway.
+// It holds one instant per PC ever marked for the schedule, so it is
+// bounded by the fleet; marks older than the bucket's TTL stay in it but
+// are far past any suppression window (30 min at most).
 type markCache struct {
 	mu   sync.Mutex
 	pcs  map[string]time.Time
