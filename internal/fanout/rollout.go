@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kanade-dev/kanade/internal/loop"
 	"github.com/kanade-dev/kanade/internal/manifest"
 	"github.com/kanade-dev/kanade/internal/wire"
 )
@@ -50,25 +51,20 @@ func (f *Fanout) startRollout(ctx context.Context, cmd wire.Command, r *manifest
 
 // RunRollouts advances every stored rollout once per interval until ctx ends.
 func (f *Fanout) RunRollouts(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		kv, err := f.JS.KeyValue(ctx, wire.BucketRollouts)
-		if err != nil {
-			continue
-		}
-		lister, err := kv.ListKeys(ctx)
-		if err != nil {
-			continue
-		}
-		for key := range lister.Keys() {
-			f.advanceRollout(ctx, kv, key)
-		}
+	loop.Every(ctx, interval, f.advanceRollouts)
+}
+
+func (f *Fanout) advanceRollouts(ctx context.Context) {
+	kv, err := f.JS.KeyValue(ctx, wire.BucketRollouts)
+	if err != nil {
+		return
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return
+	}
+	for key := range lister.Keys() {
+		f.advanceRollout(ctx, kv, key)
 	}
 }
 

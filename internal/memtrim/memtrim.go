@@ -14,6 +14,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"github.com/kanade-dev/kanade/internal/loop"
 )
 
 // Usage is what a trim decision looks at.
@@ -37,26 +39,19 @@ func Due(now Usage, lastBefore, lastAfter uint64) bool {
 
 // Run trims every interval until ctx ends.
 func Run(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var before, after uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	var before, after uint64 // stacks around the previous trim
+	loop.Every(ctx, every, func(context.Context) {
 		u := Read()
 		if !Due(u, before, after) {
 			before, after = 0, 0
-			continue
+			return
 		}
 		debug.FreeOSMemory()
 		before, after = u.Stacks, Read().Stacks
 		if log != nil {
 			log.Debug("memory trimmed", "free_returned", u.Free, "stacks_before", before, "stacks_after", after)
 		}
-	}
+	})
 }
 
 var names = []string{"/memory/classes/heap/free:bytes", "/memory/classes/heap/stacks:bytes"}

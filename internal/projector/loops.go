@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kanade-dev/kanade/internal/ident"
+	"github.com/kanade-dev/kanade/internal/loop"
 	"github.com/kanade-dev/kanade/internal/wire"
 )
 
@@ -116,16 +117,7 @@ func (p *Projector) flush(ctx context.Context) {
 
 // reapLoop marks lost runs and expired executions every ReaperInterval.
 func (p *Projector) reapLoop(ctx context.Context) {
-	t := time.NewTicker(p.opts.ReaperInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		p.reap(ctx)
-	}
+	loop.Every(ctx, p.opts.ReaperInterval, p.reap)
 }
 
 func (p *Projector) reap(ctx context.Context) {
