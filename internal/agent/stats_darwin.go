@@ -7,14 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // rssBytes is the peak resident set (macOS reports ru_maxrss in bytes);
 // the current value needs task_info, which is not worth cgo here.
 func rssBytes() uint64 {
