@@ -128,9 +128,13 @@ func (s *Store) Apply(ctx context.Context, b *Batch) ([]string, error) {
 // rowState is what a batch needs to know of an existing result row.
 type rowState struct{ status, execID string }
 
-// currentStatuses returns the stored state of every result row among ids
+// currentStatuses returns the stored state of the n result rows id names
 // in one indexed query, instead of one lookup per message.
-func currentStatuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]rowState, error) {
+func currentStatuses(ctx context.Context, tx *sql.Tx, n int, id func(int) string) (map[string]rowState, error) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = id(i)
+	}
 	js, err := json.Marshal(ids)
 	if err != nil {
 		return nil, fmt.Errorf("encode result ids: %w", err)
@@ -160,11 +164,7 @@ func applyStarted(ctx context.Context, s *Store, tx *sql.Tx, msgs []StartedMsg, 
 	if len(msgs) == 0 {
 		return nil
 	}
-	ids := make([]string, len(msgs))
-	for i := range msgs {
-		ids[i] = msgs[i].ResultID
-	}
-	cur, err := currentStatuses(ctx, tx, ids)
+	cur, err := currentStatuses(ctx, tx, len(msgs), func(i int) string { return msgs[i].ResultID })
 	if err != nil {
 		return err
 	}
@@ -202,11 +202,7 @@ func applyResults(ctx context.Context, s *Store, tx *sql.Tx, msgs []ResultMsg, d
 	if len(msgs) == 0 {
 		return nil
 	}
-	ids := make([]string, len(msgs))
-	for i := range msgs {
-		ids[i] = msgs[i].ResultID
-	}
-	cur, err := currentStatuses(ctx, tx, ids)
+	cur, err := currentStatuses(ctx, tx, len(msgs), func(i int) string { return msgs[i].ResultID })
 	if err != nil {
 		return err
 	}
