@@ -55,17 +55,23 @@ func TestWaveRequestIDIsStable(t *testing.T) {
 	}
 }
 
-// One exec publishes one Command (one request id) to every subject of its
-// target, records the execution and counts the PCs it resolved to.
-func TestExecPublishesOneCommandToEverySubject(t *testing.T) {
+// newFanout is a Fanout on a real broker and SQLite file, with a job.
+func newFanout(t *testing.T) (*testutil.Broker, *store.Store, *fanout.Fanout, *manifest.Job) {
+	t.Helper()
 	b := testutil.RunJetStream(t)
 	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	f := &fanout.Fanout{JS: b.JS, Store: st}
+	t.Cleanup(func() { st.Close() })
 	job := &manifest.Job{ID: "j", Version: "1", Execute: manifest.Execute{Shell: "sh", Script: "true", Timeout: manifest.Duration(time.Minute)}}
+	return b, st, &fanout.Fanout{JS: b.JS, Store: st}, job
+}
+
+// One exec publishes one Command (one request id) to every subject of its
+// target, records the execution and counts the PCs it resolved to.
+func TestExecPublishesOneCommandToEverySubject(t *testing.T) {
+	b, st, f, job := newFanout(t)
 	ctx := context.Background()
 	ans, err := f.Exec(ctx, job, manifest.Plan{Target: manifest.Target{PCs: []string{"p1", "p2", "p1"}}}, "tester")
 	if err != nil {
@@ -106,14 +112,7 @@ func TestExecPublishesOneCommandToEverySubject(t *testing.T) {
 // command there (the scheduler marks a PC only then), for a single
 // subject and for many.
 func TestDispatchReportsEachSubjectAfterItsAck(t *testing.T) {
-	b := testutil.RunJetStream(t)
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	f := &fanout.Fanout{JS: b.JS, Store: st}
-	job := &manifest.Job{ID: "j", Version: "1", Execute: manifest.Execute{Shell: "sh", Script: "true", Timeout: manifest.Duration(time.Minute)}}
+	b, _, f, job := newFanout(t)
 	ctx := context.Background()
 	stream, err := b.JS.Stream(ctx, wire.StreamExec)
 	if err != nil {
