@@ -7,7 +7,7 @@ import { parseDuration, splitList } from '../lib/format';
 import { useCanOperate } from '../lib/me';
 import { CopyBlock, Empty, ErrorBox, Loading } from '../components';
 import { EXAMPLE_JOB, groupNames } from './common';
-import { DeleteButton, ManifestEditor, useManifest } from './manifest-editor';
+import { DeleteButton, ManifestEditor, ManifestPage } from './manifest-editor';
 
 export function Jobs() {
   const { data, error, loading } = useApi<Page<Job>>('/api/jobs?limit=500');
@@ -75,29 +75,15 @@ export function Jobs() {
 export { manifestId, useEditorState, useManifest, type EditorState } from './manifest-editor';
 
 export function JobPage({ id }: { id: string | null }) {
-  const loaded = useManifest(id ? `/api/jobs/${encodeURIComponent(id)}?format=yaml` : null);
-  if (id && loaded.notFound) {
-    return (
-      <div class="page">
-        <h1>Job {id}</h1>
-        <Empty title="No such job">
-          <p>
-            <Link href="/jobs">Back to jobs</Link> or <Link href="/jobs/new">create a new one</Link>.
-          </p>
-        </Empty>
-      </div>
-    );
-  }
-  if (id && loaded.text === null) {
-    return (
-      <div class="page">
-        <h1>Job {id}</h1>
-        <ErrorBox error={loaded.error} />
-        {!loaded.error && <Loading />}
-      </div>
-    );
-  }
-  return <JobEditor key={id ?? 'new'} id={id} initial={id ? (loaded.text as string) : EXAMPLE_JOB} />;
+  return (
+    <ManifestPage
+      id={id}
+      kind="job"
+      listHref="/jobs"
+      example={EXAMPLE_JOB}
+      editor={(initial) => <JobEditor key={id ?? 'new'} id={id} initial={initial} />}
+    />
+  );
 }
 
 function JobEditor({ id, initial }: { id: string | null; initial: string }) {

@@ -1,12 +1,12 @@
 // The YAML manifest editor and the delete button shared by the job and schedule pages.
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, errorText } from '../lib/api';
 import { isStatus } from '../lib/hooks';
 import { Link, navigate, useQuery } from '../lib/router';
 import { toYaml } from '../lib/toyaml';
 import { useCanOperate } from '../lib/me';
-import { FieldErrors, locateErrors, selectLine, YamlEditor, type LocatedError } from '../components';
+import { Empty, ErrorBox, FieldErrors, Loading, locateErrors, selectLine, YamlEditor, type LocatedError } from '../components';
 
 /** Extract `id:` from a manifest (top-level key) for navigation after a save. */
 export function manifestId(doc: string): string | null {
@@ -42,6 +42,50 @@ export function useManifest(path: string | null): { text: string | null; error: 
     return () => ctl.abort();
   }, [path]);
   return { text, error, notFound: isStatus(error, 404) };
+}
+
+/**
+ * The page of one stored manifest (a job or a schedule), or of a new one
+ * when id is null: it loads the YAML, shows "no such …" or the loading
+ * state the same way for both kinds, then hands the text to editor.
+ */
+export function ManifestPage({
+  id,
+  kind,
+  listHref,
+  example,
+  editor,
+}: {
+  id: string | null;
+  kind: 'job' | 'schedule';
+  listHref: string;
+  example: string;
+  editor: (initial: string) => JSX.Element;
+}) {
+  const loaded = useManifest(id ? `/api${listHref}/${encodeURIComponent(id)}?format=yaml` : null);
+  const title = `${kind === 'job' ? 'Job' : 'Schedule'} ${id}`;
+  if (id && loaded.notFound) {
+    return (
+      <div class="page">
+        <h1>{title}</h1>
+        <Empty title={`No such ${kind}`}>
+          <p>
+            <Link href={listHref}>Back to {kind}s</Link> or <Link href={`${listHref}/new`}>create a new one</Link>.
+          </p>
+        </Empty>
+      </div>
+    );
+  }
+  if (id && loaded.text === null) {
+    return (
+      <div class="page">
+        <h1>{title}</h1>
+        <ErrorBox error={loaded.error} />
+        {!loaded.error && <Loading />}
+      </div>
+    );
+  }
+  return editor(id ? (loaded.text as string) : example);
 }
 
 export interface EditorState {

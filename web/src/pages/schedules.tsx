@@ -8,7 +8,7 @@ import { useCanOperate } from '../lib/me';
 import { Badge, CopyBlock, Empty, ErrorBox, Loading, RatioBar, statusKind } from '../components';
 import { JsonView } from '../json';
 import { EXAMPLE_SCHEDULE, isDormant, scheduleEnabled, targetText, whenText } from './common';
-import { DeleteButton, ManifestEditor, useManifest } from './manifest-editor';
+import { DeleteButton, ManifestEditor, ManifestPage } from './manifest-editor';
 
 function CoverageBar({ s }: { s: ScheduleItem }) {
   const raw = s.coverage;
@@ -160,29 +160,15 @@ export function Schedules() {
 }
 
 export function SchedulePage({ id }: { id: string | null }) {
-  const loaded = useManifest(id ? `/api/schedules/${encodeURIComponent(id)}?format=yaml` : null);
-  if (id && loaded.notFound) {
-    return (
-      <div class="page">
-        <h1>Schedule {id}</h1>
-        <Empty title="No such schedule">
-          <p>
-            <Link href="/schedules">Back to schedules</Link> or <Link href="/schedules/new">create one</Link>.
-          </p>
-        </Empty>
-      </div>
-    );
-  }
-  if (id && loaded.text === null) {
-    return (
-      <div class="page">
-        <h1>Schedule {id}</h1>
-        <ErrorBox error={loaded.error} />
-        {!loaded.error && <Loading />}
-      </div>
-    );
-  }
-  return <ScheduleEditor key={id ?? 'new'} id={id} initial={id ? (loaded.text as string) : EXAMPLE_SCHEDULE} />;
+  return (
+    <ManifestPage
+      id={id}
+      kind="schedule"
+      listHref="/schedules"
+      example={EXAMPLE_SCHEDULE}
+      editor={(initial) => <ScheduleEditor key={id ?? 'new'} id={id} initial={initial} />}
+    />
+  );
 }
 
 function ScheduleEditor({ id, initial }: { id: string | null; initial: string }) {
