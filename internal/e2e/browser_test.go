@@ -251,6 +251,12 @@ func TestBrowserDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("UnknownManifestsSayNotFound", func(t *testing.T) {
+		for _, kind := range []string{"job", "schedule"} {
+			tb.open(t, "/"+kind+"s/no-such-"+kind, "[data-testid="+kind+"-not-found]")
+		}
+	})
+
 	t.Run("PhoneMenuNavigates", func(t *testing.T) {
 		phone := viewports[1]
 		tb.do(t, "phone viewport", chromedp.EmulateViewport(phone.width, phone.height, phone.opts...))

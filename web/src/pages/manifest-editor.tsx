@@ -68,7 +68,7 @@ export function ManifestPage({
     return (
       <div class="page">
         <h1>{title}</h1>
-        <Empty title={`No such ${kind}`}>
+        <Empty title={`No such ${kind}`} testid={`${kind}-not-found`}>
           <p>
             <Link href={listHref}>Back to {kind}s</Link> or <Link href={`${listHref}/new`}>create a new one</Link>.
           </p>
