@@ -2,8 +2,15 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"testing"
 )
+
+// -ticks sets how many ticks BenchmarkTick measures, e.g. 30 to see that
+// a tick does not slow down as the hour of dispatch marks fills up:
+//
+//	go test ./internal/bench/ -run '^$' -bench Tick -benchtime 1x -args -ticks 30
+var benchTicks = flag.Int("ticks", 5, "ticks measured by BenchmarkTick")
 
 // TestTickSmall runs the tick benchmark's code path at CI size and checks
 // every tick's decision (expected, armed, suppressed, fired).
@@ -21,7 +28,7 @@ func TestTickSmall(t *testing.T) {
 //	go test ./internal/bench/ -run '^$' -bench Tick -benchtime 1x
 func BenchmarkTick(b *testing.B) {
 	for b.Loop() {
-		rep, err := RunTick(context.Background(), TickConfig{Dir: b.TempDir()})
+		rep, err := RunTick(context.Background(), TickConfig{Ticks: *benchTicks, Dir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}
